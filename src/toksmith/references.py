@@ -72,9 +72,13 @@ def unknown_reference(name: str) -> ToksmithError:
     )
 
 
-@lru_cache(maxsize=16)
 def load_reference(name: str) -> Tokenizer:
-    """Build the named reference tokenizer (cached: loading cl100k takes ~0.3 s)."""
+    """Build the named reference tokenizer (cached per canonical name: loading cl100k takes ~0.3 s)."""
+    return _load(ALIASES.get(name, name))
+
+
+@lru_cache(maxsize=16)
+def _load(name: str) -> Tokenizer:
     if name.startswith("tiktoken:"):
         import tiktoken
 
@@ -85,7 +89,7 @@ def load_reference(name: str) -> Tokenizer:
         from tokenizers import Tokenizer as _HF
 
         return HFTokenizer(name, _HF.from_pretrained(name.split(":", 1)[1]))
-    key = ALIASES.get(name, name)
+    key = name
     if key not in REFERENCES:
         raise unknown_reference(name)
     ref = REFERENCES[key]
