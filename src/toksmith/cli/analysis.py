@@ -1,0 +1,81 @@
+"""``toksmith compare``, ``toksmith sweep`` and ``toksmith paper-check``: the analysis commands.
+
+Each command parses its options into the stage's config dataclass, calls one library function of
+``toksmith.analysis`` and prints the tables that function's result renders to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import app
+
+
+def _print(*renderables) -> None:
+    from rich.console import Console
+
+    console = Console()
+    for r in renderables:
+        console.print(r)
+
+
+@app.command("compare")
+def compare(
+    tokenizers: list[str] = typer.Argument(..., help="reference names (see `toksmith ls references`), trained tokenizer directories or tokenizer files"),
+    baseline: str = typer.Option("llama2", help="NSL = tokens / tokens under this tokenizer (the paper: llama2)"),
+    corpus: Optional[str] = typer.Option(None, help="corpus .toml/.json config (its held-out split), a .jsonl of {text, domain, subset}, or a <domain>/<subset>/ directory; default: the embedded held-out split"),
+    out: Path = typer.Option(Path("runs/compare"), help="output directory for CSV, JSON and PNG files"),
+    threads: Optional[int] = typer.Option(None, help="encoder threads (default: all cores)"),
+    max_docs: Optional[int] = typer.Option(None, help="at most this many documents per subset"),
+    plots: bool = typer.Option(True, help="write the bar-chart PNGs"),
+    detail: bool = typer.Option(True, help="also print NSL per subset and the vocabulary-use table"),
+) -> None:
+    """Compare tokenizers on held-out text: NSL (Table 1 layout), bytes/token, Rényi efficiency, vocabulary use."""
+    from ..analysis.compare import CompareConfig, run_compare
+    from ..analysis.tables import subset_table, summary_table, vocab_table
+
+    cfg = CompareConfig(tokenizers=tuple(tokenizers), baseline=baseline, corpus=corpus, out_dir=out,
+                        num_threads=threads, max_docs_per_subset=max_docs, plots=plots)
+    result = run_compare(cfg)
+    _print(*((subset_table(result), vocab_table(result)) if detail else ()), summary_table(result), f"files in {out}")
+
+
+@app.command("paper-check")
+def paper_check(
+    tokenizer: Optional[list[str]] = typer.Option(None, "--tokenizer", "-t", help="also show this tokenizer (e.g. a trained directory); repeatable"),
+    corpus: Optional[str] = typer.Option(None, help="evaluation corpus (default: the embedded held-out split)"),
+    out: Path = typer.Option(Path("runs/paper-check"), help="output directory"),
+    threads: Optional[int] = typer.Option(None, help="encoder threads (default: all cores)"),
+) -> None:
+    """Table 1 rows for GPT-2, GPT-4 (cl100k) and Llama 2 on our corpus next to the paper's values."""
+    from ..analysis.paper import PaperCheckConfig, paper_table, run_paper_check
+
+    cfg = PaperCheckConfig(extra_tokenizers=tuple(tokenizer or ()), corpus=corpus, out_dir=out, num_threads=threads)
+    check = run_paper_check(cfg)
+    _print(paper_table(check), check.explanation, f"files in {out}")
+
+
+@app.command("sweep")
+def sweep(
+    lever: str = typer.Argument(..., help="vocab | preset | mix"),
+    values: Optional[str] = typer.Option(None, help="comma-separated grid: vocab sizes (16000,32000 or 16k,32k), presets (gpt4,punct,...) or mixes (code=0.7+english=0.3,...); default: a small grid"),
+    config: Optional[Path] = typer.Option(None, help="TOML/JSON with the base TrainConfig (its \"train\" table, or the whole file)"),
+    corpus_chars: Optional[int] = typer.Option(None, help="training characters per tokenizer (overrides the base config's corpus budget)"),
+    vocab_size: Optional[int] = typer.Option(None, help="base vocabulary size for the preset and mix levers"),
+    backend: Optional[str] = typer.Option(None, help="BPE trainer backend (default: the config's, else toksmith's native one; hf is the paper's)"),
+    eval_corpus: Optional[str] = typer.Option(None, help="evaluation corpus (default: the training corpus' held-out split)"),
+    baseline: str = typer.Option("llama2", help="NSL baseline"),
+    out: Path = typer.Option(Path("runs/sweep"), help="output directory (tokenizers are cached in <out>/tokenizers/)"),
+    paper_grid: bool = typer.Option(False, help="use the paper's full grid for this lever (slow)"),
+) -> None:
+    """Train a grid of tokenizers along one of the paper's levers and compare them on the same held-out split."""
+    from ..analysis.sweep import SweepConfig, run_sweep, sweep_table
+
+    cfg = SweepConfig.build(lever=lever, values=values, base_config=config, corpus_chars=corpus_chars,
+                            vocab_size=vocab_size, eval_corpus=eval_corpus, baseline=baseline, out_dir=out,
+                            paper_grid=paper_grid, backend=backend)
+    result = run_sweep(cfg)
+    _print(*sweep_table(result), f"files in {out}")
