@@ -196,7 +196,21 @@ class TiktokenTokenizer:
 # ==== Hugging Face tokenizers =================================================================================
 
 
-class HFTokenizer:
+class _ByteTable:
+    """Token bytes from a table built once per vocabulary (``_byte_table``, set by each adapter)."""
+
+    _byte_table: list[bytes]
+
+    def token_bytes(self, token_id: int) -> bytes:
+        return self._byte_table[token_id]
+
+    def decode_bytes(self, ids: Sequence[int]) -> bytes:
+        """Concatenated token bytes (for SentencePiece, the dummy-prefix space of the first token included)."""
+        table = self._byte_table
+        return b"".join(table[i] for i in ids)
+
+
+class HFTokenizer(_ByteTable):
     """Any ``tokenizer.json``. Added/special tokens in the text are encoded as ordinary text."""
 
     def __init__(self, name: str, tokenizer):
@@ -252,13 +266,6 @@ class HFTokenizer:
             table[i] = _piece_bytes(piece, bytelevel, piece in added)
         return table
 
-    def token_bytes(self, token_id: int) -> bytes:
-        return self._byte_table[token_id]
-
-    def decode_bytes(self, ids: Sequence[int]) -> bytes:
-        table = self._byte_table
-        return b"".join(table[i] for i in ids)
-
     def decode(self, ids: Sequence[int]) -> str:
         return self.tok.decode(list(ids), skip_special_tokens=False)
 
@@ -290,7 +297,7 @@ def _piece_bytes(piece: str, bytelevel: bool, added: bool) -> bytes:
 # ==== SentencePiece ===========================================================================================
 
 
-class SentencePieceTokenizer:
+class SentencePieceTokenizer(_ByteTable):
     """A SentencePiece ``.model`` (Llama 2, Mistral). ``encode`` adds no BOS/EOS."""
 
     def __init__(self, name: str, processor):
@@ -336,14 +343,6 @@ class SentencePieceTokenizer:
             else:
                 table.append(self.sp.id_to_piece(i).replace("\u2581", " ").encode("utf-8"))
         return table
-
-    def token_bytes(self, token_id: int) -> bytes:
-        return self._byte_table[token_id]
-
-    def decode_bytes(self, ids: Sequence[int]) -> bytes:
-        """Concatenated token bytes (the dummy-prefix space of the first token included)."""
-        table = self._byte_table
-        return b"".join(table[i] for i in ids)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.sp.decode(list(ids))
