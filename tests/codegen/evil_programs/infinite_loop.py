@@ -1,0 +1,3 @@
+# Spins forever: must end as a timeout (wall clock or RLIMIT_CPU).
+while True:
+    pass
