@@ -1,7 +1,8 @@
-"""Analysis tests: the slow end-to-end runs (default corpus) run only when the slow suite is asked for.
+"""Repository-wide test switches.
 
-The slow suite is on with ``TOKSMITH_SLOW=1`` or ``TOKSMITH_SLOW_SCALE`` set (CI sets ``ci``: reduced size),
-or when ``-m slow`` selects them.
+Slow end-to-end tests (``@pytest.mark.slow``: real model, whole default corpus) run only when asked for:
+``-m slow``, ``TOKSMITH_SLOW=1`` (full size) or ``TOKSMITH_SLOW_SCALE=ci`` (reduced size, what CI runs once).
+``scripts/test.sh`` runs the fast suite, and with ``CI=true`` the slow suite in reduced size.
 """
 
 from __future__ import annotations
@@ -16,5 +17,5 @@ def pytest_collection_modifyitems(config, items):
         return
     skip = pytest.mark.skip(reason="slow: set TOKSMITH_SLOW=1 (or TOKSMITH_SLOW_SCALE=ci) or use -m slow")
     for item in items:
-        if "slow" in item.keywords and "analysis" in str(item.fspath):
+        if "slow" in item.keywords:
             item.add_marker(skip)
