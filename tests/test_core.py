@@ -113,3 +113,10 @@ def test_cli_error_is_one_line(tmp_path):
     r = subprocess.run([str(exe), "ls", "nonsense"], capture_output=True, text=True)
     assert r.returncode == 2
     assert "unknown listing 'nonsense'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_ls_lists_every_registry():
+    exe = Path(sys.executable).with_name("toksmith")
+    out = subprocess.run([str(exe), "ls"], capture_output=True, text=True, check=True, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"}).stdout
+    for name in ("gpt4-num2", "identity", "deepseek-coder", "qwen2", "mbpp-sanitized", "llama2-70b", "smollm2-135m"):
+        assert name in out, name
