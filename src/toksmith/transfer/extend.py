@@ -1,0 +1,250 @@
+"""Tokenizer extension (the paper's "Merged"): keep every old token and id, learn more BPE merges on domain data.
+
+Dagan et al. (ICML 2024, Table 4) extend the Llama 32k tokenizer to 80k with code tokens so the first 32k
+embedding rows are reused as they are. For an old Hugging Face BPE ``tokenizer.json`` (byte-level like GPT-2 /
+SmolLM2 / StarCoder, or SentencePiece-style with ``▁`` and byte fallback) :func:`learn_merges` continues BPE where
+the old merges stop: domain texts are normalised and pre-tokenized with the old tokenizer's own components, each
+pre-token is encoded with the old model, and the most frequent adjacent pair of the resulting symbol sequences is
+merged, repeatedly (ties: the smallest pair). :func:`extend_tokenizer` appends the new tokens after the highest
+old id and the new merges after the old ones (lowest priority), so every old id is unchanged and any text where
+no new merge applies encodes exactly as before. :func:`toksmith.transfer.surgery.transfer` gives the new rows
+FVT and copies the old ones (it reads ``extension.json``).
+
+Limits: SentencePiece ``.model`` files are not supported (its unigram/BPE protobuf has no merge list to append
+to): convert it to a ``tokenizer.json`` first (``transformers``' ``LlamaTokenizerFast`` does). Byte-fallback tokens
+(``<0xXX>``) and added tokens never merge. Pair counting is incremental, pure Python: fine for thousands of merges
+over a few MB of domain text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import json
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+from ..artifacts import atomic_dir, atomic_write_json, atomic_write_text, sha256_file
+from ..config import to_dict
+from ..errors import ToksmithError
+from ..tokenizer import HF_FILE, bytelevel_decode
+
+log = logging.getLogger(__name__)
+
+EXTENSION_FILE = "extension.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtendConfig:
+    """Extend ``tokenizer`` (a tokenizer.json or a directory with one, e.g. a model dir) by ``n_new`` tokens."""
+
+    tokenizer: Path
+    out_dir: Path
+    n_new: int = 1000
+    min_frequency: int = 2  # a pair seen once is noise
+    max_token_length: int = 64  # bytes; longer tokens are mostly duplicated boilerplate
+    data: str = "default"  # domain texts: "default" = code of toksmith's default corpus, or a file / directory
+    data_chars: int = 5_000_000  # budget of domain text read from `data`
+    overwrite: bool = False
+
+    def __post_init__(self):
+        if self.n_new < 1:
+            raise ToksmithError(f"ExtendConfig.n_new must be >= 1, got {self.n_new}")
+        if self.min_frequency < 1:
+            raise ToksmithError(f"ExtendConfig.min_frequency must be >= 1, got {self.min_frequency}")
+        if self.data_chars < 1:
+            raise ToksmithError(f"ExtendConfig.data_chars must be >= 1, got {self.data_chars}")
+        if self.max_token_length < 2:
+            raise ToksmithError(f"ExtendConfig.max_token_length must be >= 2, got {self.max_token_length}")
+
+
+def _tokenizer_json(path: Path) -> tuple[Path, dict]:
+    path = Path(path)
+    file = path / HF_FILE if path.is_dir() else path
+    if file.suffix == ".model" or (path.is_dir() and (path / "tokenizer.model").is_file() and not file.is_file()):
+        raise ToksmithError(
+            f"{path}: extension needs a Hugging Face BPE tokenizer.json; SentencePiece .model files have no merge "
+            "list to extend. Convert it first (transformers.LlamaTokenizerFast.from_pretrained(dir).save_pretrained)"
+        )
+    if not file.is_file():
+        raise ToksmithError(f"{path} holds no {HF_FILE} to extend")
+    data = json.loads(file.read_text(encoding="utf-8"))
+    model = data.get("model", {})
+    if model.get("type") != "BPE":
+        raise ToksmithError(f"{file}: extension supports BPE models only, this one is {model.get('type')!r}")
+    return file, data
+
+
+def _is_bytelevel(data: dict) -> bool:
+    return '"ByteLevel"' in json.dumps([data.get("pre_tokenizer"), data.get("decoder")])
+
+
+def symbol_sequences(data: dict, texts: Iterable[str]) -> Counter:
+    """Pre-token (as a tuple of old token strings) -> count, using the old tokenizer's normaliser, pre-tokenizer
+    and BPE model."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_str(json.dumps(data))
+    pieces: Counter = Counter()
+    for text in texts:
+        norm = tok.normalizer.normalize_str(text) if tok.normalizer is not None else text
+        if tok.pre_tokenizer is not None:
+            pieces.update(p for p, _ in tok.pre_tokenizer.pre_tokenize_str(norm))
+        else:
+            pieces[norm] += 1
+    out: Counter = Counter()
+    for piece, c in pieces.items():
+        out[tuple(t.value for t in tok.model.tokenize(piece))] += c
+    return out
+
+
+def learn_merges(data: dict, texts: Iterable[str], n_new: int, min_frequency: int = 2,
+                 max_token_length: int = 64) -> list[tuple[str, str]]:
+    """Up to ``n_new`` merges ``(left, right)`` (token strings) whose results are not old tokens, in merge order.
+
+    Each step merges the most frequent adjacent pair of symbols (count >= ``min_frequency``, result at most
+    ``max_token_length`` bytes, no byte-fallback or added token), ties broken by the smallest pair.
+    """
+    bytelevel = _is_bytelevel(data)
+    vocab = set(data["model"]["vocab"])
+    frozen = {t["content"] for t in data.get("added_tokens", [])}
+
+    def nbytes(s: str) -> int:
+        b = bytelevel_decode(s) if bytelevel else None
+        return len(b) if b is not None else len(s.replace("\u2581", " ").encode("utf-8"))
+
+    def mergeable(s: str) -> bool:
+        return s not in frozen and not (len(s) == 6 and s.startswith("<0x") and s.endswith(">"))
+
+    seqs = symbol_sequences(data, texts)
+    words = [list(w) for w in seqs]
+    freqs = list(seqs.values())
+    counts: Counter = Counter()
+    where: defaultdict = defaultdict(set)
+
+    def pairs(w):
+        for a, b in zip(w, w[1:]):
+            if mergeable(a) and mergeable(b) and nbytes(a) + nbytes(b) <= max_token_length:
+                yield a, b
+
+    for i, w in enumerate(words):
+        for p in pairs(w):
+            counts[p] += freqs[i]
+            where[p].add(i)
+    heap = [(-c, p) for p, c in counts.items()]
+    heapq.heapify(heap)
+    merges: list[tuple[str, str]] = []
+    new_tokens = 0
+    while heap and new_tokens < n_new:
+        negc, pair = heapq.heappop(heap)
+        if counts.get(pair, 0) != -negc:
+            continue  # stale entry
+        if -negc < min_frequency:
+            break
+        a, b = pair
+        merged = a + b
+        touched = Counter()
+        for i in list(where[pair]):
+            w = words[i]
+            for p in pairs(w):
+                counts[p] -= freqs[i]
+                touched[p] += 0
+            j, nw = 0, []
+            while j < len(w):
+                if j + 1 < len(w) and w[j] == a and w[j + 1] == b:
+                    nw.append(merged)
+                    j += 2
+                else:
+                    nw.append(w[j])
+                    j += 1
+            words[i] = nw
+            for p in pairs(nw):
+                counts[p] += freqs[i]
+                where[p].add(i)
+                touched[p] += 0
+        for p in touched:
+            if counts[p] > 0:
+                heapq.heappush(heap, (-counts[p], p))
+            else:
+                counts.pop(p, None)
+        counts.pop(pair, None)
+        where.pop(pair, None)
+        merges.append(pair)
+        if merged not in vocab:
+            vocab.add(merged)
+            new_tokens += 1
+    return merges
+
+
+def domain_texts(spec: str, max_chars: int) -> Iterable[str]:
+    """``max_chars`` characters of domain text: the default corpus's code, or a file / directory of texts."""
+    if spec == "default":
+        from ..corpus import default_corpus_config, iter_training_texts
+
+        source: Iterable[str] = iter_training_texts(default_corpus_config(total_chars=max_chars, mix={"code": 1.0}))
+    else:
+        from .data import read_texts
+
+        source = read_texts(spec)
+    total = 0
+    for t in source:
+        if total >= max_chars:
+            return
+        yield t[: max_chars - total]
+        total += len(t)
+
+
+def extend_tokenizer(cfg: ExtendConfig, texts: Iterable[str] | None = None) -> Path:
+    """Write ``cfg.out_dir`` = the old tokenizer plus learned merges (tokenizer.json, tokenizer_config.json if the
+    old one has it, ``extension.json``). ``texts`` overrides ``cfg.data``. Returns the directory."""
+    out = Path(cfg.out_dir)
+    if out.exists() and not cfg.overwrite:
+        raise ToksmithError(f"output directory {out} exists; pass overwrite=True (--overwrite) or choose another one")
+    file, data = _tokenizer_json(Path(cfg.tokenizer))
+    if texts is None:
+        texts = domain_texts(cfg.data, cfg.data_chars)
+    merges = learn_merges(data, texts, cfg.n_new, cfg.min_frequency, cfg.max_token_length)
+    model = data["model"]
+    vocab: dict[str, int] = model["vocab"]
+    ids = list(vocab.values()) + [t["id"] for t in data.get("added_tokens", [])]
+    old_size = max(ids) + 1
+    next_id = old_size
+    string_merges = bool(model["merges"]) and isinstance(model["merges"][0], str)
+    for a, b in merges:
+        if a + b not in vocab:
+            vocab[a + b] = next_id
+            next_id += 1
+        model["merges"].append(f"{a} {b}" if string_merges else [a, b])
+    if next_id == old_size:
+        raise ToksmithError(f"no new merge reached min_frequency={cfg.min_frequency} on the domain texts; give more text")
+    log.info("extended %s from %d to %d tokens (%d merges)", file, old_size, next_id, len(merges))
+    with atomic_dir(out, overwrite=cfg.overwrite) as d:
+        atomic_write_text(d / HF_FILE, json.dumps(data, ensure_ascii=False))
+        old_cfg = file.parent / "tokenizer_config.json"
+        if old_cfg.is_file():
+            atomic_write_text(d / "tokenizer_config.json", old_cfg.read_text(encoding="utf-8"))
+        atomic_write_json(d / EXTENSION_FILE, {
+            "kind": "toksmith-extension",
+            "old_tokenizer": str(file),
+            "old_tokenizer_sha256": sha256_file(file),
+            "old_vocab_size": old_size,
+            "new_vocab_size": next_id,
+            "n_merges": len(merges),
+            "config": to_dict(cfg),
+        })
+    return out
+
+
+def extension_prefix(new_dir: Path, old_model_dir: Path) -> int:
+    """Old vocabulary size if ``new_dir`` extends the tokenizer of ``old_model_dir`` (same sha256), else 0."""
+    meta = Path(new_dir) / EXTENSION_FILE
+    old_file = Path(old_model_dir) / HF_FILE
+    if not meta.is_file() or not old_file.is_file():
+        return 0
+    info = json.loads(meta.read_text(encoding="utf-8"))
+    if info.get("old_tokenizer_sha256") != sha256_file(old_file):
+        log.warning("%s extends another tokenizer than %s's; transferring it as a new tokenizer", new_dir, old_model_dir)
+        return 0
+    return int(info["old_vocab_size"])
