@@ -1,0 +1,342 @@
+"""The ``toksmith`` training backend: native pre-token counting and BPE merges (C++ extension ``_core``).
+
+Two stages (issue 8): :func:`count_pretokens` streams texts once, splits them with the pre-tokenization regex and
+counts distinct pre-tokens with 64-bit counts in worker threads (the GIL is released), giving a
+:class:`~toksmith.bpe.counts.Counts`; :func:`merges_from_counts` learns BPE merges from counts with an incremental
+pair index and a lazily invalidated max-heap (no recount per merge). :func:`train_bpe` chains them and has the
+signature of a backend in ``toksmith.bpe.backends.BACKENDS``.
+
+Splitting: the preset patterns (gpt4 = llama3, gpt4-num2, punct, punct-num2, gpt2, o200k, identity) are matched by
+hand-written C++ that reproduces Python ``regex`` ``findall`` exactly; the Unicode classes it uses (``\\p{L}``,
+``\\p{N}``, ``\\s``, o200k's letter-case classes, ``(?i)`` folds of the contraction letters) are read from the
+``regex`` module itself, once per process (:func:`_tables`). Any other pattern is split by ``regex`` in worker
+processes and counted natively.
+
+Merge semantics (same as the pure-Python oracle ``toksmith.bpe.reference``): a symbol is its bytes; at each step
+the pair with the highest count is merged, ties broken by the smallest (left bytes, right bytes); pairs whose merged
+length would exceed ``max_token_length`` bytes are never candidates; training stops after ``n_merges`` merges or
+when the best count is below ``min_frequency``.
+
+Limits: with the identity pattern a "word" is a whole document, and each merge rescans the documents holding the
+pair, so identity training is fast only on small corpora. Counts are exact up to 2**64 - 1 per pre-token.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+
+from ...errors import ToksmithError
+from ...pretokenize import PRESETS
+from ..counts import Counts
+
+log = logging.getLogger(__name__)
+
+try:
+    from . import _core
+except ImportError as _e:  # the extension did not build; everything else in toksmith still works
+    _core = None
+    _IMPORT_ERROR = str(_e)
+else:
+    _IMPORT_ERROR = ""
+
+# Pattern string -> kind index of the C++ matcher (llama3 is cl100k's pattern, i.e. gpt4's).
+_KIND_NAMES = ("gpt4", "gpt4-num2", "punct", "punct-num2", "gpt2", "o200k", "identity")
+_KINDS: dict[str, int] = {PRESETS[name]: i for i, name in enumerate(_KIND_NAMES[:-1])}
+IDENTITY = len(_KIND_NAMES) - 1
+BATCH_CHARS = 1 << 20
+
+
+def available() -> bool:
+    """True when the C++ extension is built and importable."""
+    return _core is not None
+
+
+def _require():
+    if _core is None:
+        raise ToksmithError(
+            f"the toksmith native extension is not built ({_IMPORT_ERROR}). Reinstall with `pip install -e .` "
+            "on a machine with a C++17 compiler (gcc/clang), or choose another training backend (e.g. 'hf')."
+        )
+    return _core
+
+
+def _build_tables() -> tuple[bytes, dict[int, str]]:
+    """Per-code-point class flags and ``(?i)`` folds of the contraction letters, read from ``regex`` itself."""
+    import numpy as np
+    import regex
+
+    every = "".join(map(chr, range(0x110000)))
+    flags = np.full(0x110000, 32, dtype=np.uint8)  # F_X: the code point exists
+    for cls, flag in (
+        (r"\p{L}", 1),
+        (r"\p{N}", 2),
+        (r"\s", 4),
+        (r"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]", 8),
+        (r"[\p{Ll}\p{Lm}\p{Lo}\p{M}]", 16),
+    ):
+        for m in regex.finditer(cls + "+", every):
+            flags[m.start() : m.end()] |= flag
+    folds = {}
+    for letter in "strevmld":
+        for m in regex.finditer(f"(?i:{letter})", every):
+            folds[m.start()] = letter
+    if regex.findall("(?i:')", every) != ["'"]:
+        raise ToksmithError("this `regex` version folds the apostrophe; the native splitter cannot mirror it")
+    return flags.tobytes(), folds
+
+
+def _tables_cache_path():
+    import hashlib
+    import inspect
+    from pathlib import Path
+
+    import regex
+
+    try:
+        source = inspect.getsource(_build_tables)
+    except (OSError, TypeError):  # no source shipped: key on the regex version alone
+        source = ""
+    key = hashlib.sha256((regex.__version__ + source).encode()).hexdigest()[:16]
+    root = Path(os.environ.get("TOKSMITH_CACHE", Path.home() / ".cache" / "toksmith"))
+    return root / f"native-classes-{key}.bin"
+
+
+@lru_cache(maxsize=1)
+def _tables() -> bool:
+    """Hand the class tables to C++ (once per process), cached on disk per ``regex`` version."""
+    import json
+
+    from ...artifacts import atomic_write_bytes
+
+    core = _require()
+    t0 = time.perf_counter()
+    path = _tables_cache_path()
+    try:
+        data = path.read_bytes()
+        flags, folds = data[:0x110000], {int(k): v for k, v in json.loads(data[0x110000:]).items()}
+    except (OSError, ValueError):
+        flags, folds = _build_tables()
+        try:
+            atomic_write_bytes(path, flags + json.dumps(folds).encode())
+        except OSError:  # a read-only home is fine: the tables are rebuilt next time
+            pass
+    core.set_tables(flags, folds)
+    log.debug("native class tables ready in %.2fs", time.perf_counter() - t0)
+    return True
+
+
+def native_kind(pattern: str | None) -> int | None:
+    """Index of the C++ matcher for ``pattern``, or ``None`` when it is a custom pattern."""
+    if pattern is None:
+        return IDENTITY
+    return _KINDS.get(pattern)
+
+
+def split(text: str, pattern: str | None) -> list[str]:
+    """Split ``text`` like ``regex.findall(pattern, text)`` with the C++ matcher (preset patterns only)."""
+    core = _require()
+    kind = native_kind(pattern)
+    if kind is None:
+        raise ToksmithError(f"no native splitter for the custom pattern {pattern!r}; use toksmith.split")
+    _tables()
+    return core.split(text, kind)
+
+
+def _workers(workers: int | None) -> int:
+    if workers is None:
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    if not isinstance(workers, int) or workers < 1:
+        raise ToksmithError(f"workers must be a positive integer, got {workers!r}")
+    return workers
+
+
+def _batches(texts: Iterable[str], batch_chars: int) -> Iterator[tuple[list[str], int]]:
+    if isinstance(texts, (str, bytes)):
+        raise ToksmithError("texts must be an iterable of strings (documents), not one string")
+    batch: list[str] = []
+    size = 0
+    for t in texts:
+        batch.append(t)
+        size += len(t) if isinstance(t, str) else 0
+        if size >= batch_chars:
+            yield batch, size
+            batch, size = [], 0
+    if batch:
+        yield batch, size
+
+
+def _progress(enabled: bool | None, what: str):
+    """A rich progress bar showing characters counted and characters/s, or a do-nothing stand-in."""
+    import contextlib
+    import sys
+
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return contextlib.nullcontext(None)
+    from rich.console import Console
+    from rich.progress import Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    class CharsPerSecond(ProgressColumn):
+        def render(self, task):
+            speed = task.finished_speed or task.speed
+            return Text(f"{task.completed / 1e6:,.1f} M chars  {(speed or 0) / 1e6:,.1f} M chars/s")
+
+    return Progress(SpinnerColumn(), TextColumn(what), CharsPerSecond(), TimeElapsedColumn(), transient=False,
+                    console=Console(stderr=True))
+
+
+def count_pretokens(
+    texts: Iterable[str],
+    pattern: str | None,
+    *,
+    workers: int | None = None,
+    max_unique: int | None = None,
+    progress: bool | None = False,
+    batch_chars: int = BATCH_CHARS,
+) -> Counts:
+    """Split ``texts`` with ``pattern`` and count distinct pre-tokens (64-bit) on ``workers`` threads.
+
+    ``workers`` (default: the CPUs this process may use) threads count: the calling thread, which also reads
+    ``texts`` and copies each batch of ``batch_chars`` characters to C++, and ``workers - 1`` background threads;
+    the GIL is released while counting. A custom pattern is split by ``regex`` in ``workers`` processes.
+
+    ``pattern`` is a regex, ``None`` (identity) or a preset name. Memory grows with the number of distinct
+    pre-tokens, not with the corpus. ``max_unique`` caps the table (the
+    rarest entries are pruned; effect documented in :mod:`toksmith.bpe.counts`).
+    """
+    core = _require()
+    n = _workers(workers)
+    if isinstance(pattern, str) and pattern in PRESETS:  # a preset name is accepted for its pattern
+        pattern = PRESETS[pattern]
+    if max_unique is not None and (not isinstance(max_unique, int) or max_unique < 1):
+        raise ToksmithError(f"max_unique must be a positive integer or None, got {max_unique!r}")
+    kind = native_kind(pattern)
+    if kind is None:
+        from ...pretokenize import check_pattern
+
+        check_pattern(pattern)
+        return _count_custom(texts, pattern, n, max_unique, progress, batch_chars)
+    if kind != IDENTITY:
+        _tables()
+    counter = core.Counter(kind, n, max_unique or 0)
+    with _progress(progress, "counting pre-tokens") as bar:
+        task = bar.add_task("count", total=None) if bar else None
+        for i, (batch, size) in enumerate(_batches(texts, batch_chars)):
+            try:
+                counter.feed(batch)
+            except (ValueError, TypeError) as e:
+                raise ToksmithError(f"count_pretokens: batch {i}: {e}") from None
+            if bar:
+                bar.advance(task, size)
+    blob, lengths, counts, pruned_n, pruned_c = counter.finish()
+    return Counts(pattern, blob, lengths, counts, int(pruned_n), int(pruned_c))
+
+
+def _count_custom_chunk(pattern: str, texts: list[str]) -> tuple[bytes, object, object]:
+    """Worker process: split with ``regex`` and count natively; returns the raw arrays."""
+    import regex
+
+    pat = regex.compile(pattern)
+    counter = _require().Counter(IDENTITY, 1, 0)
+    for t in texts:
+        counter.feed(pat.findall(t))
+    blob, lengths, counts, _, _ = counter.finish()
+    return blob, lengths, counts
+
+
+def _count_custom(texts, pattern, n, max_unique, progress, batch_chars) -> Counts:
+    core = _require()
+    total = None  # made after the worker processes are forked, so they do not inherit its threads
+    with _progress(progress, "counting pre-tokens (custom regex)") as bar:
+        task = bar.add_task("count", total=None) if bar else None
+
+        def add(arrays, size):
+            total.add_counts(*arrays)
+            if bar:
+                bar.advance(task, size)
+
+        if n == 1:
+            total = core.Counter(IDENTITY, 1, max_unique or 0)
+            for batch, size in _batches(texts, batch_chars):
+                add(_count_custom_chunk(pattern, batch), size)
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            with ProcessPoolExecutor(n, mp_context=mp.get_context(method)) as pool:
+                pending = {}
+                for batch, size in _batches(texts, max(1, batch_chars // 4)):
+                    pending[pool.submit(_count_custom_chunk, pattern, batch)] = size
+                    if total is None:
+                        total = core.Counter(IDENTITY, 1, max_unique or 0)
+                    while len(pending) >= 2 * n:
+                        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                        for f in done:
+                            add(f.result(), pending.pop(f))
+                for f in list(pending):
+                    add(f.result(), pending.pop(f))
+            if total is None:
+                total = core.Counter(IDENTITY, 1, max_unique or 0)
+    blob, lengths, counts, pruned_n, pruned_c = total.finish()
+    return Counts(pattern, blob, lengths, counts, int(pruned_n), int(pruned_c))
+
+
+def sum_counts_native(parts: list[Counts], max_unique: int | None = None) -> Counts:
+    """Add counts of one pattern in C++ (used by :func:`toksmith.bpe.counts.sum_counts` and ``Counts.capped``)."""
+    core = _require()
+    acc = core.Counter(IDENTITY, 1, max_unique or 0)
+    for c in parts:
+        acc.add_counts(c.blob, c.lengths, c.counts)
+    blob, lengths, counts, pruned_n, pruned_c = acc.finish()
+    return Counts(
+        parts[0].pattern,
+        blob,
+        lengths,
+        counts,
+        int(pruned_n) + sum(c.pruned_entries for c in parts),
+        int(pruned_c) + sum(c.pruned_total for c in parts),
+    )
+
+
+def _check_merge_args(n_merges, max_token_length, min_frequency) -> None:
+    for name, v, lo in (("n_merges", n_merges, 0), ("max_token_length", max_token_length, 2), ("min_frequency", min_frequency, 1)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+            raise ToksmithError(f"{name} must be an integer >= {lo}, got {v!r}")
+
+
+def merges_from_counts(
+    counts: Counts, n_merges: int, *, max_token_length: int = 128, min_frequency: int = 2
+) -> list[bytes]:
+    """Learn up to ``n_merges`` BPE merges from ``counts``; returns the merged tokens in merge order."""
+    core = _require()
+    _check_merge_args(n_merges, max_token_length, min_frequency)
+    if not isinstance(counts, Counts):
+        raise ToksmithError(f"merges_from_counts needs a Counts, got {type(counts).__name__}")
+    t0 = time.perf_counter()
+    out = core.train_merges(counts.blob, counts.lengths, counts.counts, n_merges, max_token_length, min_frequency)
+    log.debug("%d merges from %d pre-tokens in %.2fs", len(out), len(counts), time.perf_counter() - t0)
+    return out
+
+
+def train_bpe(
+    texts: Iterable[str],
+    *,
+    pattern: str | None,
+    n_merges: int,
+    max_token_length: int,
+    min_frequency: int,
+    workers: int | None = None,
+    max_unique: int | None = None,
+    progress: bool | None = False,
+) -> list[bytes]:
+    """Count, then merge: the ``toksmith`` backend (merged tokens in merge order, the 256 bytes excluded)."""
+    _check_merge_args(n_merges, max_token_length, min_frequency)
+    counts = count_pretokens(texts, pattern, workers=workers, max_unique=max_unique, progress=progress)
+    return merges_from_counts(counts, n_merges, max_token_length=max_token_length, min_frequency=min_frequency)
