@@ -154,11 +154,22 @@ def train_bpeasy(texts: Iterable[str], *, pattern, n_merges, max_token_length, m
     return _dedupe(t for t, _ in sorted(vocab.items(), key=lambda x: x[1]))[:n_merges]
 
 
+def _headroom(n_merges: int) -> int:
+    """Merges to ask for so that ``n_merges`` distinct tokens remain after :func:`_dedupe`.
+
+    Two merges can produce the same bytes ((a, bc) and (ab, c)); the oracle and the native trainer report both,
+    HF's trainer reports both but counts the token once. BPE is sequential, so asking for more merges never
+    changes the earlier ones: the first ``n_merges`` distinct tokens are the same as with an exact request.
+    """
+    return n_merges + max(16, n_merges // 100)
+
+
 def train_reference(texts: Iterable[str], *, pattern, n_merges, max_token_length, min_frequency) -> list[bytes]:
     """The pure-Python oracle (small data only)."""
     from . import reference
 
-    return reference.train(texts, pattern, n_merges, max_token_length, min_frequency)
+    tokens = reference.train(texts, pattern, _headroom(n_merges), max_token_length, min_frequency)
+    return _dedupe(tokens)[:n_merges]
 
 
 def train_toksmith(texts: Iterable[str], *, pattern, n_merges, max_token_length, min_frequency) -> list[bytes]:
@@ -171,9 +182,10 @@ def train_toksmith(texts: Iterable[str], *, pattern, n_merges, max_token_length,
             "or choose another backend with --backend hf"
         ) from None
     tokens = train_bpe(
-        texts, pattern=pattern, n_merges=n_merges, max_token_length=max_token_length, min_frequency=min_frequency
+        texts, pattern=pattern, n_merges=_headroom(n_merges), max_token_length=max_token_length,
+        min_frequency=min_frequency,
     )
-    return [bytes(t) for t in tokens]
+    return _dedupe(bytes(t) for t in tokens)[:n_merges]
 
 
 BACKENDS: dict[str, Backend] = {
