@@ -10,6 +10,6 @@ Importing this package loads no tokenizer library; each backend imports its own 
 """
 
 from .backends import BACKENDS, get_backend
-from .train import DEFAULT_SPECIAL_TOKENS, TrainConfig, train_from_texts, train_tokenizer
+from .train import DEFAULT_SPECIAL_TOKENS, TrainConfig, train_from_counts, train_from_texts, train_tokenizer
 
-__all__ = ["BACKENDS", "DEFAULT_SPECIAL_TOKENS", "TrainConfig", "get_backend", "train_from_texts", "train_tokenizer"]
+__all__ = ["BACKENDS", "DEFAULT_SPECIAL_TOKENS", "TrainConfig", "get_backend", "train_from_counts", "train_from_texts", "train_tokenizer"]

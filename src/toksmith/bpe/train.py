@@ -212,16 +212,52 @@ def train_from_texts(
     ``corpus_stats`` (a dict, or a ``CorpusStats`` that the stream fills) is stored in the manifest beside the
     stream's own counts (texts, characters, bytes).
     """
-    from ..formats import library_versions, write_tokenizer_dir
-
     total = cfg.corpus.total_chars if cfg.corpus is not None else None
     merged, stream_stats, train_s = learn_merges(texts, cfg, progress=progress, total_chars=total)
     if corpus_stats is not None and hasattr(corpus_stats, "to_dict"):  # a CorpusStats, filled by now
         corpus_stats = corpus_stats.to_dict()
+    corpus = {"stream": stream_stats, **({"stats": corpus_stats} if corpus_stats is not None else {})}
+    return _write(cfg, merged, out_dir, corpus=corpus, train_s=train_s)
+
+
+def train_from_counts(counts, cfg: TrainConfig, out_dir: str | Path) -> Path:
+    """Learn the merges from pre-token counts (``toksmith.bpe.counts.Counts`` or a counts file) and write ``out_dir``.
+
+    One counting pass (``toksmith count``, or :func:`toksmith.bpe.distributed.count_shards` on a cluster) serves
+    any number of vocabulary sizes. The counts must have been made with ``cfg``'s pre-tokenization pattern. The
+    merges are the native trainer's (``backend`` is recorded as ``toksmith``): identical to training on the text.
+    """
+    from .backends import _dedupe, _headroom
+    from .counts import Counts
+    from .native import merges_from_counts
+
+    if not isinstance(counts, Counts):
+        counts = Counts.load(counts, expect_pattern=cfg.pattern)
+    elif counts.pattern != cfg.pattern:
+        raise ToksmithError(
+            f"these counts were made with pattern {counts.pattern!r}, not preset {cfg.preset!r}'s {cfg.pattern!r}; "
+            "recount with the preset you train with"
+        )
+    start = time.perf_counter()
+    merged = _dedupe(merges_from_counts(counts, _headroom(cfg.n_merges), max_token_length=cfg.max_token_length,
+                                        min_frequency=cfg.min_frequency))[: cfg.n_merges]
+    if len(merged) < cfg.n_merges:
+        raise ToksmithError(
+            f"the counts hold {len(merged)} merges at most, vocab_size {cfg.vocab_size} needs {cfg.n_merges}: count "
+            f"more text or use a vocabulary of at most {cfg.vocab_size - cfg.n_merges + len(merged)}"
+        )
+    cfg = dataclasses.replace(cfg, backend="toksmith")
+    corpus = {"counts": {"pre_tokens": len(counts), "total": counts.total, "pruned_entries": counts.pruned_entries}}
+    return _write(cfg, merged, out_dir, corpus=corpus, train_s=time.perf_counter() - start)
+
+
+def _write(cfg: TrainConfig, merged: list[bytes], out_dir: str | Path, *, corpus: dict, train_s: float) -> Path:
+    from ..formats import library_versions, write_tokenizer_dir
+
     manifest = {
         "backend": cfg.backend,
         "config": to_dict(cfg),
-        "corpus": {"stream": stream_stats, **({"stats": corpus_stats} if corpus_stats is not None else {})},
+        "corpus": corpus,
         "versions": library_versions(cfg.backend),
         "timings": {"train_s": round(train_s, 3)},
     }
@@ -251,4 +287,5 @@ def train_tokenizer(cfg: TrainConfig, out_dir: str | Path, progress: bool | None
     return train_from_texts(texts, cfg, out_dir, corpus_stats=stats, progress=progress)
 
 
-__all__ = ["BACKENDS", "DEFAULT_SPECIAL_TOKENS", "TrainConfig", "learn_merges", "train_from_texts", "train_tokenizer"]
+__all__ = ["BACKENDS", "DEFAULT_SPECIAL_TOKENS", "TrainConfig", "learn_merges", "train_from_counts", "train_from_texts",
+           "train_tokenizer"]

@@ -54,12 +54,13 @@ def train(
     multilingual_share: Optional[float] = typer.Option(None, help="share from multilingual text"),
     seed: Optional[int] = typer.Option(None, help="corpus interleave seed"),
     out: Optional[Path] = typer.Option(None, help="output directory [tokenizers/<name>]"),
+    counts: Optional[Path] = typer.Option(None, help="learn the merges from a counts file (toksmith count) instead of the corpus"),
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
     """Train a byte-level BPE tokenizer on the corpus and write tokenizer.json + tokenizer.tiktoken + toksmith.json."""
     import dataclasses
 
-    from ..bpe import TrainConfig, train_tokenizer
+    from ..bpe import TrainConfig, train_from_counts, train_tokenizer
     from ..config import from_dict, load_config, to_dict
     from ..corpus import DEFAULT_MIX, default_corpus_config
 
@@ -83,7 +84,10 @@ def train(
         data["corpus"] = to_dict(corpus)
     cfg = from_dict(TrainConfig, data)
     out_dir = out if out is not None else Path("tokenizers") / cfg.tokenizer_name
-    path = train_tokenizer(cfg, out_dir, progress=progress)
+    if counts is not None:
+        path = train_from_counts(counts, cfg, out_dir)
+    else:
+        path = train_tokenizer(cfg, out_dir, progress=progress)
     typer.echo(f"wrote {path}")
 
 
