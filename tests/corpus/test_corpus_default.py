@@ -96,7 +96,10 @@ def test_default_heldout_covers_multilingual_subsets(tmp_path, monkeypatch) -> N
 
 @pytest.mark.slow
 def test_full_default_heldout_split_is_cached_and_disjoint_from_training(tmp_path, monkeypatch) -> None:
+    from toksmith.corpus import heldout as heldout_module
+
     monkeypatch.setenv("TOKSMITH_CACHE", str(tmp_path))
+    monkeypatch.setattr(heldout_module, "_MEMO", {})  # another test may have memoised this split in-process
     total = 2_000_000 if os.environ.get("TOKSMITH_SLOW_SCALE") == "ci" else 20_000_000
     cfg = default_corpus_config(total_chars=total)
     held = heldout_documents(cfg)
