@@ -86,6 +86,8 @@ def plot(rows: dict, path: Path, steps: int, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from toksmith.artifacts import save_figure
+
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2))
     for name, r in rows.items():
         ev = [(m["step"], m["eval_bpb"]) for m in r["metrics"] if "eval_bpb" in m]
@@ -100,8 +102,7 @@ def plot(rows: dict, path: Path, steps: int, title: str) -> None:
     a.axhline(rows["original"]["bpb_step0"], color="grey", ls="--", lw=0.8)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main(argv=None) -> dict:

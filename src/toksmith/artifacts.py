@@ -96,6 +96,18 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path
         shutil.rmtree(old, ignore_errors=True)
 
 
+def save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:
+    """Render a matplotlib figure to PNG in memory, close it, and write it atomically to ``path``."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", **savefig_kwargs)
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
 def file_hashes(directory: str | os.PathLike, exclude: tuple[str, ...] = ()) -> dict[str, str]:
     """sha256 of every regular file under ``directory`` (relative posix paths), for a manifest."""
     directory = Path(directory)

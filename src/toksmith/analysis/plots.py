@@ -9,10 +9,9 @@ Limits: figures are sized for up to ~12 tokenizers and ~30 subsets per domain; m
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-from ..artifacts import atomic_write_bytes
+from ..artifacts import save_figure
 
 
 def _pyplot():
@@ -25,10 +24,7 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> Path:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-    _pyplot().close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    return save_figure(fig, path, dpi=120, bbox_inches="tight")
 
 
 def _grouped_bars(ax, groups: list[str], series: dict[str, list[float]], baseline_line: bool = True) -> None:

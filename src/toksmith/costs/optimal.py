@@ -156,9 +156,7 @@ def plot_cost_curves(shapes: list[ModelShape], comp: Compression, path: str | Pa
                      v_min: float = V_MIN, v_max: float = V_MAX) -> Path:
     """Left: FLOPs per byte vs V for each shape, relative to its own minimum (dot = inference optimum). Right:
     weights + KV memory vs V for ``memory_model`` at several batch sizes, relative to each one's minimum."""
-    import io
-
-    from ..artifacts import atomic_write_bytes
+    from ..artifacts import save_figure
 
     plt = _setup_matplotlib()
     grid = search_grid(comp, v_min, v_max)
@@ -196,10 +194,7 @@ def plot_cost_curves(shapes: list[ModelShape], comp: Compression, path: str | Pa
     ax2.legend(fontsize=8)
     fig.suptitle(f"NSL(V): {comp.curve.source}", fontsize=9)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_optimum_trends(shapes: list[ModelShape], comp: Compression, path: str | Path, n_ctx_ref: float = 4096,
@@ -209,9 +204,7 @@ def plot_optimum_trends(shapes: list[ModelShape], comp: Compression, path: str |
     """Three panels: inference-optimal V vs non-embedding parameters (presets + a Llama-like family, for two
     context lengths); memory-optimal V vs batch (one line per sequence length); memory-optimal V vs sequence
     length (one line per batch). Hollow markers: the optimum sits on the searched range's edge."""
-    import io
-
-    from ..artifacts import atomic_write_bytes
+    from ..artifacts import save_figure
     from .model import nonembedding_params
 
     plt = _setup_matplotlib()
@@ -258,7 +251,4 @@ def plot_optimum_trends(shapes: list[ModelShape], comp: Compression, path: str |
     fig.suptitle(f"weights {dtype}, KV {kv_dtype}; NSL(V): {comp.curve.source}. A flat line at the bottom: "
                  f"the optimum is the search range's lower end {v_min / 1000:g}k", fontsize=9)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    return save_figure(fig, path, dpi=110)

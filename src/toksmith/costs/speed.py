@@ -279,9 +279,7 @@ def load_speed_report(path: str | Path) -> SpeedReport:
 
 def plot_speed(report: SpeedReport, path: str | Path) -> Path:
     """Left: measured time ratios (wall, CPU) and the FLOPs prediction vs V. Right: bytes/s per tokenizer."""
-    import io
-
-    from ..artifacts import atomic_write_bytes
+    from ..artifacts import save_figure
     from .optimal import _setup_matplotlib
 
     plt = _setup_matplotlib()
@@ -313,10 +311,7 @@ def plot_speed(report: SpeedReport, path: str | Path) -> Path:
         ax2.set_title(f"Same model shape, {c.gen_bytes} bytes of code per run", fontsize=9)
         ax2.set_ylim(0, max(t.bytes_per_s for t in report.tokenizers) * 1.35)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    return save_figure(fig, path, dpi=110)
 
 
 def write_speed_outputs(report: SpeedReport) -> SpeedReport:

@@ -340,6 +340,8 @@ def plot_curve(records: list[dict], path: Path, title: str = "finetune") -> Path
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ..artifacts import save_figure
+
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     tr = [(r["step"], r["loss"]) for r in records if "loss" in r]
     ev = [(r["step"], r["eval_bpb"]) for r in records if "eval_bpb" in r]
@@ -351,9 +353,4 @@ def plot_curve(records: list[dict], path: Path, title: str = "finetune") -> Path
     b.set(xlabel="step", ylabel="bits per byte", title="held-out bits per byte")
     fig.suptitle(title)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_figure(fig, path, dpi=100)
