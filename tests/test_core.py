@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -67,6 +68,9 @@ def test_atomic_dir_leaves_nothing_on_failure(tmp_path):
         assert (out / "old").exists()
     assert sorted(p.name for p in out.iterdir()) == ["new"]
     assert [p.name for p in tmp_path.iterdir()] == ["tok"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's 0700
 
 
 def test_hashes_detect_corruption(tmp_path):

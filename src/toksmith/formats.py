@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import platform
 import time
 import unicodedata
@@ -231,15 +230,8 @@ def write_tokenizer_dir(
             "files": file_hashes(tmp),
         }
         atomic_write_json(tmp / MANIFEST_FILE, data)
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp made it 0700; give it a normal directory's mode
     log.info("wrote tokenizer %s (%d tokens) to %s in %.2f s", name, vocab_size, out_dir, time.perf_counter() - start)
     return out_dir
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def read_manifest(directory: str | Path) -> dict[str, Any]:
