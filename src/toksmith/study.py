@@ -49,7 +49,8 @@ def run_quickstart(cfg: QuickstartConfig):
     """Train (or reuse) the tokenizer, compare it on held-out data; returns the CompareResult."""
     from .analysis.compare import compare, write_result
     from .bpe import train_tokenizer
-    from .corpus import default_corpus_config, heldout_documents
+    from .analysis.heldout import heldout_from_config
+    from .corpus import default_corpus_config
 
     train_cfg = cfg.train
     corpus = train_cfg.corpus or default_corpus_config(total_chars=cfg.corpus_chars)
@@ -60,8 +61,7 @@ def run_quickstart(cfg: QuickstartConfig):
     else:
         log.info("training %s on %.0fM characters of the default corpus", train_cfg.tokenizer_name, corpus.total_chars / 1e6)
         train_tokenizer(train_cfg, tok_dir)
-    heldout = heldout_documents(corpus)
-    data = {key: [d.text for d in docs[: cfg.max_docs_per_subset]] for key, docs in heldout.items()}
+    data = {key: texts[: cfg.max_docs_per_subset] for key, texts in heldout_from_config(corpus).items()}
     result = compare([str(tok_dir), *cfg.references], data, corpus_name="default held-out split", progress=True)
     for path in write_result(result, cfg.out_dir / "compare", {"quickstart": to_dict(cfg), "train": to_dict(train_cfg)}):
         log.info("wrote %s", path)
