@@ -13,6 +13,10 @@ from toksmith import ToksmithError
 from toksmith.bpe import TrainConfig, train_from_counts, train_from_texts
 from toksmith.bpe.native import count_pretokens
 
+from .conftest import needs_native
+
+pytestmark = needs_native  # training from counts runs the native merges
+
 TEXTS = [p.read_text(encoding="utf-8") for p in sorted(Path(json.__file__).parent.glob("*.py"))] * 2
 
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ import numpy as np
 
 from ..artifacts import atomic_write_bytes
 from ..errors import ToksmithError
+from ..pretokenize import split
 
 MAGIC = b"TOKSMITH-COUNTS 1\n"
 _U64 = np.dtype("<u8")
@@ -127,10 +129,6 @@ class Counts:
             raise ToksmithError(f"max_unique must be >= 1, got {max_unique}")
         if len(self) <= max_unique:
             return self
-        from . import native
-
-        if native.available():
-            return native.sum_counts_native([self], max_unique=max_unique)
         ranked = sorted(self.items(), key=lambda kc: (-kc[1], kc[0]))
         kept = dict(ranked[:max_unique])
         out = Counts.from_dict(kept, self.pattern)
@@ -202,8 +200,8 @@ class Counts:
         return out
 
 
-def sum_counts(parts: Iterable[Counts | str | os.PathLike], max_unique: int | None = None) -> Counts:
-    """Add counts (objects or count files) of one pattern: the counts of the concatenation of their data."""
+def load_counts(parts: Iterable[Counts | str | os.PathLike]) -> list[Counts]:
+    """Counts objects or count files, loaded and checked to be of one pattern (at least one)."""
     loaded = [p if isinstance(p, Counts) else Counts.load(p) for p in parts]
     if not loaded:
         raise ToksmithError("sum_counts: nothing to sum; pass at least one Counts or count file")
@@ -213,17 +211,22 @@ def sum_counts(parts: Iterable[Counts | str | os.PathLike], max_unique: int | No
             raise ToksmithError(
                 f"sum_counts: counts made with pattern {c.pattern!r} cannot be added to counts made with {first!r}"
             )
-    from . import native
+    return loaded
 
-    if native.available():
-        return native.sum_counts_native(loaded, max_unique=max_unique)
+
+def sum_counts(parts: Iterable[Counts | str | os.PathLike], max_unique: int | None = None) -> Counts:
+    """Add counts (objects or count files) of one pattern: the counts of the concatenation of their data.
+
+    Pure Python (the oracle); :func:`toksmith.bpe.native.sum_counts` gives the same result in C++.
+    """
+    loaded = load_counts(parts)
     total: dict[bytes, int] = {}
     for c in loaded:
         for k, v in c.items():
             total[k] = total.get(k, 0) + v
-    out = Counts.from_dict(total, first)
+    out = Counts.from_dict(total, loaded[0].pattern)
     out = Counts(
-        first,
+        out.pattern,
         out.blob,
         out.lengths,
         out.counts,
@@ -231,3 +234,19 @@ def sum_counts(parts: Iterable[Counts | str | os.PathLike], max_unique: int | No
         sum(c.pruned_total for c in loaded),
     )
     return out.capped(max_unique) if max_unique else out
+
+
+def count_texts(texts: Iterable[str], pattern: str | None) -> Counts:
+    """Split ``texts`` with ``pattern`` and count the pre-tokens' UTF-8 bytes in pure Python.
+
+    The oracle of :func:`toksmith.bpe.native.count_pretokens` (same result, far slower). A text with lone
+    surrogates has no UTF-8 and is refused, as natively.
+    """
+    total: Counter[bytes] = Counter()
+    for i, text in enumerate(texts):
+        try:
+            total.update(piece.encode("utf-8") for piece in split(text, pattern))
+        except UnicodeEncodeError:
+            raise ToksmithError(f"text #{i} is not valid Unicode (lone surrogates?); clean it, e.g. "
+                                "text.encode('utf-8', 'replace').decode()") from None
+    return Counts.from_dict(total, pattern)

@@ -43,7 +43,8 @@ from pathlib import Path
 from ..artifacts import atomic_write_json, sha256_file
 from ..errors import ToksmithError
 from ..pretokenize import resolve_pattern
-from .counts import Counts, pattern_sha256, sum_counts
+from . import native
+from .counts import Counts, pattern_sha256
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ def count_shards(
         run = _run_ray if engine == "ray" else _run_inline
         total_chars = run(todo, infos, ckpt, pat, text_field, address, num_cpus, threads_per_task, max_unique,
                           progress)
-    counts = sum_counts(ckpt / f"{_shard_key(u)}.counts" for u in shards)
+    counts = native.sum_counts(ckpt / f"{_shard_key(u)}.counts" for u in shards)
     if pattern_sha256(counts.pattern) != pattern_sha256(pat):
         raise ToksmithError(f"checkpoints in {ckpt} were made with another pattern; use a fresh checkpoint_dir")
     return ShardCountResult(counts, tuple(todo), reused, total_chars)

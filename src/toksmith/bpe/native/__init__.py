@@ -6,11 +6,20 @@ counts distinct pre-tokens with 64-bit counts in worker threads (the GIL is rele
 pair index and a lazily invalidated max-heap (no recount per merge). :func:`train_bpe` chains them and has the
 signature of a backend in ``toksmith.bpe.backends.BACKENDS``.
 
-Splitting: the preset patterns (gpt4 = llama3, gpt4-num2, punct, punct-num2, gpt2, o200k, identity) are matched by
-hand-written C++ that reproduces Python ``regex`` ``findall`` exactly; the Unicode classes it uses (``\\p{L}``,
-``\\p{N}``, ``\\s``, o200k's letter-case classes, ``(?i)`` folds of the contraction letters) are read from the
-``regex`` module itself, once per process (:func:`_tables`). Any other pattern is split by ``regex`` in worker
-processes and counted natively.
+Splitting: the preset patterns are matched by hand-written C++ kernels that reproduce Python ``regex`` ``findall``
+exactly. :data:`KERNELS` maps each preset name to its kernel; it is built from the extension's one table
+(``_core.KIND_NAMES``, a kernel per preset name) and ``toksmith.pretokenize.PRESETS`` (llama3 shares gpt4's pattern,
+so its kernel), and a test checks that every preset has one, so editing a preset cannot silently fall back to the
+slow path. The Unicode classes the kernels use (``\\p{L}``, ``\\p{N}``, ``\\s``, o200k's letter-case classes,
+``(?i)`` folds of the contraction letters) are read from the ``regex`` module itself into an immutable
+``_core.Tables`` object, once per process (:func:`_tables`), and passed to every call. Any other pattern is split
+by ``regex`` in worker processes and counted natively.
+
+The boundary takes ``str`` only (``bytes`` raise ``TypeError``). :func:`split` accepts any ``str``, lone surrogates
+included (as ``regex`` does); counting refuses them, since a pre-token with a lone surrogate has no UTF-8 bytes.
+Set ``TOKSMITH_NO_NATIVE=1`` to run as if the extension were not built (CI uses it to test the pure-Python
+fallbacks). Pure-Python oracles: :func:`toksmith.bpe.counts.count_texts`, :func:`toksmith.bpe.counts.sum_counts`,
+``toksmith.bpe.reference``.
 
 Merge semantics (same as the pure-Python oracle ``toksmith.bpe.reference``): a symbol is its bytes; at each step
 the pair with the highest count is merged, ties broken by the smallest (left bytes, right bytes); pairs whose merged
@@ -31,23 +40,38 @@ from functools import lru_cache
 
 from ...errors import ToksmithError
 from ...pretokenize import PRESETS
+from .. import counts as _counts
 from ..counts import Counts
 
 log = logging.getLogger(__name__)
 
-try:
-    from . import _core
-except ImportError as _e:  # the extension did not build; everything else in toksmith still works
+if os.environ.get("TOKSMITH_NO_NATIVE", "") not in ("", "0"):
     _core = None
-    _IMPORT_ERROR = str(_e)
+    _IMPORT_ERROR = "disabled by TOKSMITH_NO_NATIVE"
 else:
-    _IMPORT_ERROR = ""
+    try:
+        from . import _core
+    except ImportError as _e:  # the extension did not build; everything else in toksmith still works
+        _core = None
+        _IMPORT_ERROR = str(_e)
+    else:
+        _IMPORT_ERROR = ""
 
-# Pattern string -> kind index of the C++ matcher (llama3 is cl100k's pattern, i.e. gpt4's).
-_KIND_NAMES = ("gpt4", "gpt4-num2", "punct", "punct-num2", "gpt2", "o200k", "identity")
-_KINDS: dict[str, int] = {PRESETS[name]: i for i, name in enumerate(_KIND_NAMES[:-1])}
-IDENTITY = len(_KIND_NAMES) - 1
+IDENTITY = "identity"
 BATCH_CHARS = 1 << 20
+
+
+def _kernels() -> dict[str, str]:
+    """Preset name -> C++ kernel: the kernel named after a preset serves every preset with the same pattern."""
+    if _core is None:
+        return {}
+    by_pattern = {PRESETS[kernel]: kernel for kernel in _core.KIND_NAMES if kernel in PRESETS}
+    return {name: by_pattern[pat] for name, pat in PRESETS.items() if pat in by_pattern}
+
+
+#: Preset name -> the C++ kernel that splits it (empty without the extension). Presets missing here are slow.
+KERNELS: dict[str, str] = _kernels()
+_KERNEL_OF_PATTERN: dict[str | None, str] = {PRESETS[name]: kernel for name, kernel in KERNELS.items()}
 
 
 def available() -> bool:
@@ -105,35 +129,41 @@ def _tables_cache_path():
     return root / f"native-classes-{key}.bin"
 
 
-@lru_cache(maxsize=1)
-def _tables() -> bool:
-    """Hand the class tables to C++ (once per process), cached on disk per ``regex`` version."""
+def _table_data() -> tuple[bytes, dict[int, str]]:
+    """The class flags and folds of :func:`_build_tables`, from the disk cache (per ``regex`` version) or rebuilt."""
     import json
 
     from ...artifacts import atomic_write_bytes
 
-    core = _require()
-    t0 = time.perf_counter()
     path = _tables_cache_path()
     try:
         data = path.read_bytes()
         flags, folds = data[:0x110000], {int(k): v for k, v in json.loads(data[0x110000:]).items()}
-    except (OSError, ValueError):
-        flags, folds = _build_tables()
-        try:
-            atomic_write_bytes(path, flags + json.dumps(folds).encode())
-        except OSError:  # a read-only home is fine: the tables are rebuilt next time
-            pass
-    core.set_tables(flags, folds)
+        if len(flags) == 0x110000:
+            return flags, folds
+    except (OSError, ValueError, AttributeError):
+        pass
+    flags, folds = _build_tables()
+    try:
+        atomic_write_bytes(path, flags + json.dumps(folds).encode())
+    except OSError:  # a read-only home is fine: the tables are rebuilt next time
+        pass
+    return flags, folds
+
+
+@lru_cache(maxsize=1)
+def _tables():
+    """The immutable C++ class tables, made once per process and passed to every split and Counter."""
+    core = _require()
+    t0 = time.perf_counter()
+    tables = core.make_tables(*_table_data())
     log.debug("native class tables ready in %.2fs", time.perf_counter() - t0)
-    return True
+    return tables
 
 
-def native_kind(pattern: str | None) -> int | None:
-    """Index of the C++ matcher for ``pattern``, or ``None`` when it is a custom pattern."""
-    if pattern is None:
-        return IDENTITY
-    return _KINDS.get(pattern)
+def native_kind(pattern: str | None) -> str | None:
+    """Name of the C++ kernel for ``pattern`` (``None`` = identity), or ``None`` when it is a custom pattern."""
+    return _KERNEL_OF_PATTERN.get(pattern)
 
 
 def split(text: str, pattern: str | None) -> list[str]:
@@ -142,8 +172,7 @@ def split(text: str, pattern: str | None) -> list[str]:
     kind = native_kind(pattern)
     if kind is None:
         raise ToksmithError(f"no native splitter for the custom pattern {pattern!r}; use toksmith.split")
-    _tables()
-    return core.split(text, kind)
+    return core.split(text, kind, None if kind == IDENTITY else _tables())
 
 
 def _workers(workers: int | None) -> int:
@@ -222,9 +251,7 @@ def count_pretokens(
 
         check_pattern(pattern)
         return _count_custom(texts, pattern, n, max_unique, progress, batch_chars)
-    if kind != IDENTITY:
-        _tables()
-    counter = core.Counter(kind, n, max_unique or 0)
+    counter = core.Counter(None if kind == IDENTITY else _tables(), kind, n, max_unique or 0)
     with _progress(progress, "counting pre-tokens") as bar:
         task = bar.add_task("count", total=None) if bar else None
         for i, (batch, size) in enumerate(_batches(texts, batch_chars)):
@@ -243,7 +270,7 @@ def _count_custom_chunk(pattern: str, texts: list[str]) -> tuple[bytes, object, 
     import regex
 
     pat = regex.compile(pattern)
-    counter = _require().Counter(IDENTITY, 1, 0)
+    counter = _require().Counter(None, IDENTITY, 1, 0)
     for t in texts:
         counter.feed(pat.findall(t))
     blob, lengths, counts, _, _ = counter.finish()
@@ -262,7 +289,7 @@ def _count_custom(texts, pattern, n, max_unique, progress, batch_chars) -> Count
                 bar.advance(task, size)
 
         if n == 1:
-            total = core.Counter(IDENTITY, 1, max_unique or 0)
+            total = core.Counter(None, IDENTITY, 1, max_unique or 0)
             for batch, size in _batches(texts, batch_chars):
                 add(_count_custom_chunk(pattern, batch), size)
         else:
@@ -275,7 +302,7 @@ def _count_custom(texts, pattern, n, max_unique, progress, batch_chars) -> Count
                 for batch, size in _batches(texts, max(1, batch_chars // 4)):
                     pending[pool.submit(_count_custom_chunk, pattern, batch)] = size
                     if total is None:
-                        total = core.Counter(IDENTITY, 1, max_unique or 0)
+                        total = core.Counter(None, IDENTITY, 1, max_unique or 0)
                     while len(pending) >= 2 * n:
                         done, _ = wait(pending, return_when=FIRST_COMPLETED)
                         for f in done:
@@ -283,15 +310,25 @@ def _count_custom(texts, pattern, n, max_unique, progress, batch_chars) -> Count
                 for f in list(pending):
                     add(f.result(), pending.pop(f))
             if total is None:
-                total = core.Counter(IDENTITY, 1, max_unique or 0)
+                total = core.Counter(None, IDENTITY, 1, max_unique or 0)
     blob, lengths, counts, pruned_n, pruned_c = total.finish()
     return Counts(pattern, blob, lengths, counts, int(pruned_n), int(pruned_c))
 
 
-def sum_counts_native(parts: list[Counts], max_unique: int | None = None) -> Counts:
-    """Add counts of one pattern in C++ (used by :func:`toksmith.bpe.counts.sum_counts` and ``Counts.capped``)."""
-    core = _require()
-    acc = core.Counter(IDENTITY, 1, max_unique or 0)
+def sum_counts(parts, max_unique: int | None = None) -> Counts:
+    """:func:`toksmith.bpe.counts.sum_counts` (same arguments, same result), adding in C++ when it is built.
+
+    The cap is applied once, to the sum (as ``Counts.capped``), so the kept counts are exact.
+    """
+    parts = _counts.load_counts(parts)
+    if _core is None:
+        return _counts.sum_counts(parts, max_unique)
+    total = _add_in_cpp(parts, 0)
+    return _add_in_cpp([total], max_unique) if max_unique and len(total) > max_unique else total
+
+
+def _add_in_cpp(parts: list[Counts], max_unique: int) -> Counts:
+    acc = _core.Counter(None, IDENTITY, 1, max_unique)
     for c in parts:
         acc.add_counts(c.blob, c.lengths, c.counts)
     blob, lengths, counts, pruned_n, pruned_c = acc.finish()

@@ -1,24 +1,29 @@
 // toksmith native core: pre-tokenizer for the preset regexes, 64-bit pre-token counting, and BPE merges.
 //
 // Three parts, each small:
-//   1. split: hand-written matchers that reproduce Python `regex` findall for the presets (gpt4 / llama3,
-//      gpt4-num2, punct, punct-num2, gpt2, o200k, identity). Unicode classes come from a per-code-point flag
-//      table built in Python *from the regex module itself* (set_tables), so the two cannot disagree.
+//   1. split: hand-written matchers ("kernels") that reproduce Python `regex` findall for the presets named in
+//      KIND_NAMES (the one table that maps a preset name to its kernel; Python reads it as native.KERNELS).
+//      Unicode classes come from an immutable Tables object built in Python *from the regex module itself*
+//      (make_tables) and passed explicitly to every call, so the two cannot disagree and no global is shared.
 //   2. Counter: texts are copied (as UTF-8) into jobs, worker threads split them and count pieces in a
 //      thread-local open-addressing table, then add the local table into the global one (64-bit counts).
 //      An optional cap prunes the rarest entries (see counts.py for the documented effect).
 //   3. train_merges: the standard fast BPE: words as symbol arrays, pair -> (count, word list) index, a max-heap
 //      with lazy invalidation. Ties: highest count, then smallest (left bytes, right bytes).
-// The GIL is released for all heavy work.
+// The boundary: texts must be `str` (bytes are refused with TypeError); every C-API result is checked; UTF-8 is
+// decoded with bounds checks; sizes and offsets are 64-bit, and the 32-bit ids (table entries, words, pairs,
+// symbols) are checked before they could wrap. The GIL is released for all heavy work.
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <queue>
 #include <stdexcept>
@@ -32,218 +37,298 @@ namespace py = pybind11;
 
 namespace {
 
+constexpr uint32_t END = 0xFFFFFFFFu;  // "no code point": past the end of the text
+constexpr uint32_t BAD = 0x110000u;    // a malformed byte (never from a str): a code point of no class
+constexpr size_t NPOS = SIZE_MAX;
+constexpr size_t N_CODE_POINTS = 0x110000;
+
+// A 32-bit id taken from a 64-bit size: refuse instead of wrapping.
+inline uint32_t id32(size_t v, const char* what) {
+  if (v >= UINT32_MAX) throw std::overflow_error(std::string("too many ") + what + " (more than 2**32 - 2)");
+  return uint32_t(v);
+}
+
 // ----------------------------------------------------------------------------------------------- tables
 enum : uint8_t { F_L = 1, F_N = 2, F_S = 4, F_A = 8, F_B = 16, F_X = 32 };
 // F_A: [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}], F_B: [\p{Ll}\p{Lm}\p{Lo}\p{M}] (o200k), F_X: a code point exists.
-std::vector<uint8_t> g_cat;
-char g_fold_ascii[128];
-std::vector<std::pair<uint32_t, char>> g_fold_extra;  // non-ASCII code points that (?i) folds to s,t,r,...
-constexpr uint32_t END = 0xFFFFFFFFu;
-constexpr size_t NPOS = SIZE_MAX;
 
-inline uint8_t cat(uint32_t c) { return c < g_cat.size() ? g_cat[c] : 0; }
-inline char fold(uint32_t c) {
-  if (c < 128) return g_fold_ascii[c];
-  for (auto& p : g_fold_extra)
-    if (p.first == c) return p.second;
-  return 0;
-}
-inline bool is_crlf(uint32_t c) { return c == '\r' || c == '\n'; }
-// [^\s\p{L}\p{N}]
-inline bool is_p(uint8_t k) { return (k & F_X) && !(k & (F_L | F_N | F_S)); }
-// [^\r\n\p{L}\p{N}]
-inline bool is_o(uint32_t c, uint8_t k) { return (k & F_X) && !is_crlf(c) && !(k & (F_L | F_N)); }
+// Per-code-point class flags and the (?i) folds of the contraction letters. Built once by make_tables, never
+// changed after: workers share it read-only through a shared_ptr<const Tables>.
+struct Tables {
+  std::vector<uint8_t> cat;
+  char fold_ascii[128] = {};
+  std::vector<std::pair<uint32_t, char>> fold_extra;  // non-ASCII code points that (?i) folds to s,t,r,...
 
-inline uint32_t dec(const uint8_t* s, size_t n, size_t i, size_t& len) {
-  if (i >= n) {
-    len = 0;
-    return END;
+  uint8_t category(uint32_t c) const { return c < cat.size() ? cat[c] : 0; }
+  char fold(uint32_t c) const {
+    if (c < 128) return fold_ascii[c];
+    for (auto& p : fold_extra)
+      if (p.first == c) return p.second;
+    return 0;
   }
-  uint8_t b = s[i];
-  if (b < 0x80) {
-    len = 1;
-    return b;
+};
+using TablesPtr = std::shared_ptr<const Tables>;
+
+std::shared_ptr<Tables> make_tables(py::bytes cat_table, py::dict folds) {
+  auto t = std::make_shared<Tables>();
+  std::string_view v(cat_table);
+  if (v.size() != N_CODE_POINTS)
+    throw py::value_error("cat_table must have one byte per code point (" + std::to_string(N_CODE_POINTS) +
+                          "), got " + std::to_string(v.size()));
+  t->cat.assign(v.begin(), v.end());
+  for (auto kv : folds) {
+    int64_t c = kv.first.cast<int64_t>();
+    std::string letter = kv.second.cast<std::string>();
+    if (c < 0 || c >= int64_t(N_CODE_POINTS)) throw py::value_error("fold key " + std::to_string(c) + " is not a code point");
+    if (letter.size() != 1 || uint8_t(letter[0]) >= 128) throw py::value_error("fold values must be one ASCII letter");
+    if (c < 128) t->fold_ascii[c] = letter[0];
+    else t->fold_extra.emplace_back(uint32_t(c), letter[0]);
   }
-  if (b < 0xE0) {
-    len = 2;
-    return ((b & 0x1Fu) << 6) | (s[i + 1] & 0x3Fu);
-  }
-  if (b < 0xF0) {
-    len = 3;
-    return ((b & 0x0Fu) << 12) | ((s[i + 1] & 0x3Fu) << 6) | (s[i + 2] & 0x3Fu);
-  }
-  len = 4;
-  return ((b & 0x07u) << 18) | ((s[i + 1] & 0x3Fu) << 12) | ((s[i + 2] & 0x3Fu) << 6) | (s[i + 3] & 0x3Fu);
+  return t;
 }
 
-inline size_t run_mask(const uint8_t* s, size_t n, size_t j, uint8_t mask) {
-  size_t l;
-  while (j < n && (cat(dec(s, n, j, l)) & mask)) j += l;
-  return j;
-}
-inline size_t run_p(const uint8_t* s, size_t n, size_t j) {
-  size_t l;
-  while (j < n && is_p(cat(dec(s, n, j, l)))) j += l;
-  return j;
+// ----------------------------------------------------------------------------------------------- kinds
+enum class Kind { gpt4, gpt4_num2, punct, punct_num2, gpt2, o200k, identity };
+struct KindName {
+  const char* name;
+  Kind kind;
+};
+// The one table of kernels; each name is the preset of toksmith.pretokenize.PRESETS whose pattern it matches.
+constexpr KindName KIND_NAMES[] = {
+    {"gpt4", Kind::gpt4},   {"gpt4-num2", Kind::gpt4_num2}, {"punct", Kind::punct},       {"punct-num2", Kind::punct_num2},
+    {"gpt2", Kind::gpt2},   {"o200k", Kind::o200k},         {"identity", Kind::identity},
+};
+
+Kind parse_kind(const std::string& name) {
+  std::string known;
+  for (auto& k : KIND_NAMES) {
+    if (name == k.name) return k.kind;
+    known += (known.empty() ? "" : ", ") + std::string(k.name);
+  }
+  throw py::value_error("unknown kind '" + name + "'; known kinds: " + known);
 }
 
-// (?i:'s|'t|'re|'ve|'m|'ll|'d) at p (ci) or its case-sensitive GPT-2 form; returns the end or 0.
-inline size_t contraction(const uint8_t* s, size_t n, size_t p, bool ci) {
-  if (p >= n || s[p] != '\'') return 0;
-  size_t l1, l2;
-  uint32_t c1 = dec(s, n, p + 1, l1);
-  char f1 = ci ? fold(c1) : (c1 < 128 ? char(c1) : 0);
-  if (f1 == 's' || f1 == 't' || f1 == 'm' || f1 == 'd') return p + 1 + l1;
-  if (f1 == 'r' || f1 == 'v' || f1 == 'l') {
-    uint32_t c2 = dec(s, n, p + 1 + l1, l2);
-    char f2 = ci ? fold(c2) : (c2 < 128 ? char(c2) : 0);
-    if ((f1 == 'l' && f2 == 'l') || (f1 != 'l' && f2 == 'e')) return p + 1 + l1 + l2;
-  }
-  return 0;
-}
+// ----------------------------------------------------------------------------------------------- split
+// One text (UTF-8 bytes) and the class tables; each m_* matcher returns the end of the piece starting at i.
+struct Text {
+  const uint8_t* s;
+  size_t n;
+  const Tables* T;  // null only for the identity kernel, which never looks at classes
 
-// The three whitespace branches: \s*[\r\n]+ (if crlf) | \s+(?!\S) | \s+
-inline size_t m_ws(const uint8_t* s, size_t n, size_t i, bool crlf) {
-  size_t j = i, last_start = i, nl_end = 0, l;
-  int cnt = 0;
-  while (j < n) {
-    uint32_t c = dec(s, n, j, l);
-    if (!(cat(c) & F_S)) break;
-    if (is_crlf(c)) nl_end = j + l;
-    last_start = j;
-    j += l;
-    cnt++;
-  }
-  if (cnt == 0) {  // unreachable for the presets (every code point is L, N, \s or the rest)
-    dec(s, n, i, l);
-    return i + l;
-  }
-  if (crlf && nl_end) return nl_end;
-  if (j == n || cnt == 1) return j;
-  return last_start;
-}
+  uint8_t cat(uint32_t c) const { return T->category(c); }
+  char fold(uint32_t c) const { return T->fold(c); }
+  static bool is_crlf(uint32_t c) { return c == '\r' || c == '\n'; }
+  // [^\s\p{L}\p{N}]
+  static bool is_p(uint8_t k) { return (k & F_X) && !(k & (F_L | F_N | F_S)); }
+  // [^\r\n\p{L}\p{N}]
+  static bool is_o(uint32_t c, uint8_t k) { return (k & F_X) && !is_crlf(c) && !(k & (F_L | F_N)); }
 
-inline size_t digits(const uint8_t* s, size_t n, size_t j, int maxdig) {
-  size_t l;
-  for (int d = 0; d < maxdig && j < n; d++) {
-    if (!(cat(dec(s, n, j, l)) & F_N)) break;
-    j += l;
-  }
-  return j;
-}
-
-// gpt4 / gpt4-num2 (gpt4style) and punct / punct-num2.
-size_t m_gpt4(const uint8_t* s, size_t n, size_t i, int maxdig, bool gpt4style) {
-  size_t l0, l1;
-  uint32_t c0 = dec(s, n, i, l0);
-  uint8_t k0 = cat(c0);
-  if (gpt4style && c0 == '\'') {
-    size_t e = contraction(s, n, i, true);
-    if (e) return e;
-  }
-  if (k0 & F_L) return run_mask(s, n, i, F_L);
-  uint32_t c1 = dec(s, n, i + l0, l1);
-  uint8_t k1 = cat(c1);
-  if ((k1 & F_L) && (gpt4style ? is_o(c0, k0) : c0 == ' ')) return run_mask(s, n, i + l0, F_L);
-  if (k0 & F_N) return digits(s, n, i, maxdig);
-  size_t j = NPOS;
-  if (c0 == ' ' && is_p(k1)) j = i + 1;
-  else if (is_p(k0)) j = i;
-  if (j != NPOS) {
-    j = run_p(s, n, j);
-    while (j < n && (s[j] == '\r' || s[j] == '\n')) j++;
-    return j;
-  }
-  return m_ws(s, n, i, true);
-}
-
-size_t m_gpt2(const uint8_t* s, size_t n, size_t i) {
-  size_t l0, l1;
-  uint32_t c0 = dec(s, n, i, l0);
-  uint8_t k0 = cat(c0);
-  if (c0 == '\'') {
-    size_t e = contraction(s, n, i, false);
-    if (e) return e;
-  }
-  uint32_t c1 = dec(s, n, i + l0, l1);
-  uint8_t k1 = cat(c1);
-  bool sp = c0 == ' ';
-  if (k0 & F_L) return run_mask(s, n, i, F_L);
-  if (sp && (k1 & F_L)) return run_mask(s, n, i + 1, F_L);
-  if (k0 & F_N) return run_mask(s, n, i, F_N);
-  if (sp && (k1 & F_N)) return run_mask(s, n, i + 1, F_N);
-  if (is_p(k0)) return run_p(s, n, i);
-  if (sp && is_p(k1)) return run_p(s, n, i + 1);
-  return m_ws(s, n, i, false);
-}
-
-// o200k: [A]*[B]+ with backtracking; returns NPOS when it cannot match at p.
-inline size_t a_star_b_plus(const uint8_t* s, size_t n, size_t p) {
-  size_t j = p, last_b_end = NPOS, l;
-  while (j < n) {
-    uint8_t k = cat(dec(s, n, j, l));
-    if (!(k & F_A)) break;
-    if (k & F_B) last_b_end = j + l;
-    j += l;
-  }
-  if (j < n && (cat(dec(s, n, j, l)) & F_B)) return run_mask(s, n, j, F_B);
-  return last_b_end;
-}
-inline size_t suffix_ci(const uint8_t* s, size_t n, size_t r) {
-  size_t e = contraction(s, n, r, true);
-  return e ? e : r;
-}
-
-size_t m_o200k(const uint8_t* s, size_t n, size_t i) {
-  size_t l0, l1, r;
-  uint32_t c0 = dec(s, n, i, l0);
-  uint8_t k0 = cat(c0);
-  uint32_t c1 = dec(s, n, i + l0, l1);
-  uint8_t k1 = cat(c1);
-  bool opt = is_o(c0, k0);
-  if (opt && (r = a_star_b_plus(s, n, i + l0)) != NPOS) return suffix_ci(s, n, r);
-  if ((r = a_star_b_plus(s, n, i)) != NPOS) return suffix_ci(s, n, r);
-  if (opt && (k1 & F_A)) return suffix_ci(s, n, run_mask(s, n, run_mask(s, n, i + l0, F_A), F_B));
-  if (k0 & F_A) return suffix_ci(s, n, run_mask(s, n, run_mask(s, n, i, F_A), F_B));
-  if (k0 & F_N) return digits(s, n, i, 3);
-  size_t j = NPOS;
-  if (c0 == ' ' && is_p(k1)) j = i + 1;
-  else if (is_p(k0)) j = i;
-  if (j != NPOS) {
-    j = run_p(s, n, j);
-    while (j < n && (s[j] == '\r' || s[j] == '\n' || s[j] == '/')) j++;
-    return j;
-  }
-  return m_ws(s, n, i, true);
-}
-
-enum Kind { K_GPT4 = 0, K_GPT4_NUM2, K_PUNCT, K_PUNCT_NUM2, K_GPT2, K_O200K, K_IDENTITY };
-
-template <class F>
-inline void split_text(int kind, const uint8_t* s, size_t n, F&& emit) {
-  if (kind == K_IDENTITY) {
-    if (n) emit(s, n);
-    return;
-  }
-  size_t i = 0;
-  while (i < n) {
-    size_t e;
-    switch (kind) {
-      case K_GPT4: e = m_gpt4(s, n, i, 3, true); break;
-      case K_GPT4_NUM2: e = m_gpt4(s, n, i, 2, true); break;
-      case K_PUNCT: e = m_gpt4(s, n, i, 3, false); break;
-      case K_PUNCT_NUM2: e = m_gpt4(s, n, i, 2, false); break;
-      case K_GPT2: e = m_gpt2(s, n, i); break;
-      default: e = m_o200k(s, n, i); break;
+  // The code point at byte i and its length; never reads past n. A malformed or truncated sequence is one BAD
+  // byte (str input is always well formed; lone surrogates arrive as their 3-byte surrogatepass form).
+  uint32_t dec(size_t i, size_t& len) const {
+    if (i >= n) {
+      len = 0;
+      return END;
     }
+    uint8_t b = s[i];
+    len = 1;
+    if (b < 0x80) return b;
+    size_t need;
+    uint32_t c;
+    if (b >= 0xC2 && b < 0xE0) need = 2, c = b & 0x1Fu;
+    else if (b >= 0xE0 && b < 0xF0) need = 3, c = b & 0x0Fu;
+    else if (b >= 0xF0 && b < 0xF5) need = 4, c = b & 0x07u;
+    else return BAD;
+    if (need > n - i) return BAD;
+    for (size_t k = 1; k < need; k++) {
+      uint8_t cb = s[i + k];
+      if ((cb & 0xC0) != 0x80) return BAD;
+      c = (c << 6) | (cb & 0x3Fu);
+    }
+    len = need;
+    return c;
+  }
+
+  size_t run_mask(size_t j, uint8_t mask) const {
+    size_t l;
+    while (j < n && (cat(dec(j, l)) & mask)) j += l;
+    return j;
+  }
+  size_t run_p(size_t j) const {
+    size_t l;
+    while (j < n && is_p(cat(dec(j, l)))) j += l;
+    return j;
+  }
+  // (?i:'s|'t|'re|'ve|'m|'ll|'d) at p (ci) or its case-sensitive GPT-2 form; returns the end or 0.
+  size_t contraction(size_t p, bool ci) const {
+    if (p >= n || s[p] != '\'') return 0;
+    size_t l1, l2;
+    uint32_t c1 = dec(p + 1, l1);
+    char f1 = ci ? fold(c1) : (c1 < 128 ? char(c1) : 0);
+    if (f1 == 's' || f1 == 't' || f1 == 'm' || f1 == 'd') return p + 1 + l1;
+    if (f1 == 'r' || f1 == 'v' || f1 == 'l') {
+      uint32_t c2 = dec(p + 1 + l1, l2);
+      char f2 = ci ? fold(c2) : (c2 < 128 ? char(c2) : 0);
+      if ((f1 == 'l' && f2 == 'l') || (f1 != 'l' && f2 == 'e')) return p + 1 + l1 + l2;
+    }
+    return 0;
+  }
+  // The three whitespace branches: \s*[\r\n]+ (if crlf) | \s+(?!\S) | \s+
+  size_t m_ws(size_t i, bool crlf) const {
+    size_t j = i, last_start = i, nl_end = 0, l, cnt = 0;
+    while (j < n) {
+      uint32_t c = dec(j, l);
+      if (!(cat(c) & F_S)) break;
+      if (is_crlf(c)) nl_end = j + l;
+      last_start = j;
+      j += l;
+      cnt++;
+    }
+    if (cnt == 0) {  // unreachable for the presets (every code point is L, N, \s or the rest)
+      dec(i, l);
+      return i + l;
+    }
+    if (crlf && nl_end) return nl_end;
+    if (j == n || cnt == 1) return j;
+    return last_start;
+  }
+  size_t digits(size_t j, int maxdig) const {
+    size_t l;
+    for (int d = 0; d < maxdig && j < n; d++) {
+      if (!(cat(dec(j, l)) & F_N)) break;
+      j += l;
+    }
+    return j;
+  }
+  // ` ?[^\s\p{L}\p{N}]+` followed by any run of `tail` bytes ("\r\n", or "\r\n/" for o200k); NPOS if no match.
+  size_t punct_run(size_t i, uint32_t c0, uint8_t k0, uint8_t k1, const char* tail) const {
+    size_t j = NPOS;
+    if (c0 == ' ' && is_p(k1)) j = i + 1;
+    else if (is_p(k0)) j = i;
+    if (j == NPOS) return NPOS;
+    j = run_p(j);
+    while (j < n && s[j] && std::strchr(tail, s[j])) j++;
+    return j;
+  }
+
+  // gpt4 / gpt4-num2 (gpt4style) and punct / punct-num2.
+  size_t m_gpt4(size_t i, int maxdig, bool gpt4style) const {
+    size_t l0, l1, e;
+    uint32_t c0 = dec(i, l0);
+    uint8_t k0 = cat(c0);
+    if (gpt4style && c0 == '\'' && (e = contraction(i, true))) return e;
+    if (k0 & F_L) return run_mask(i, F_L);
+    uint32_t c1 = dec(i + l0, l1);
+    uint8_t k1 = cat(c1);
+    if ((k1 & F_L) && (gpt4style ? is_o(c0, k0) : c0 == ' ')) return run_mask(i + l0, F_L);
+    if (k0 & F_N) return digits(i, maxdig);
+    if ((e = punct_run(i, c0, k0, k1, "\r\n")) != NPOS) return e;
+    return m_ws(i, true);
+  }
+
+  size_t m_gpt2(size_t i) const {
+    size_t l0, l1, e;
+    uint32_t c0 = dec(i, l0);
+    uint8_t k0 = cat(c0);
+    if (c0 == '\'' && (e = contraction(i, false))) return e;
+    uint32_t c1 = dec(i + l0, l1);
+    uint8_t k1 = cat(c1);
+    bool sp = c0 == ' ';
+    if (k0 & F_L) return run_mask(i, F_L);
+    if (sp && (k1 & F_L)) return run_mask(i + 1, F_L);
+    if (k0 & F_N) return run_mask(i, F_N);
+    if (sp && (k1 & F_N)) return run_mask(i + 1, F_N);
+    if (is_p(k0)) return run_p(i);
+    if (sp && is_p(k1)) return run_p(i + 1);
+    return m_ws(i, false);
+  }
+
+  // o200k: [A]*[B]+ with backtracking; returns NPOS when it cannot match at p.
+  size_t a_star_b_plus(size_t p) const {
+    size_t j = p, last_b_end = NPOS, l;
+    while (j < n) {
+      uint8_t k = cat(dec(j, l));
+      if (!(k & F_A)) break;
+      if (k & F_B) last_b_end = j + l;
+      j += l;
+    }
+    if (j < n && (cat(dec(j, l)) & F_B)) return run_mask(j, F_B);
+    return last_b_end;
+  }
+  size_t suffix_ci(size_t r) const {
+    size_t e = contraction(r, true);
+    return e ? e : r;
+  }
+  size_t m_o200k(size_t i) const {
+    size_t l0, l1, r;
+    uint32_t c0 = dec(i, l0);
+    uint8_t k0 = cat(c0);
+    uint32_t c1 = dec(i + l0, l1);
+    uint8_t k1 = cat(c1);
+    bool opt = is_o(c0, k0);
+    if (opt && (r = a_star_b_plus(i + l0)) != NPOS) return suffix_ci(r);
+    if ((r = a_star_b_plus(i)) != NPOS) return suffix_ci(r);
+    if (opt && (k1 & F_A)) return suffix_ci(run_mask(run_mask(i + l0, F_A), F_B));
+    if (k0 & F_A) return suffix_ci(run_mask(run_mask(i, F_A), F_B));
+    if (k0 & F_N) return digits(i, 3);
+    if ((r = punct_run(i, c0, k0, k1, "\r\n/")) != NPOS) return r;
+    return m_ws(i, true);
+  }
+
+  size_t next(Kind kind, size_t i) const {
+    switch (kind) {
+      case Kind::gpt4: return m_gpt4(i, 3, true);
+      case Kind::gpt4_num2: return m_gpt4(i, 2, true);
+      case Kind::punct: return m_gpt4(i, 3, false);
+      case Kind::punct_num2: return m_gpt4(i, 2, false);
+      case Kind::gpt2: return m_gpt2(i);
+      case Kind::o200k: return m_o200k(i);
+      case Kind::identity: return n;
+    }
+    return n;
+  }
+};
+
+// Call emit(piece, length) for each piece of s[0:n] under `kind`.
+template <class F>
+void split_text(Kind kind, const Tables* T, const uint8_t* s, size_t n, F&& emit) {
+  Text t{s, n, T};
+  for (size_t i = 0; i < n;) {
+    size_t e = t.next(kind, i);
+    if (e <= i || e > n) throw std::logic_error("split kernel did not advance (a bug in _core.cpp)");
     emit(s + i, e - i);
     i = e;
   }
 }
 
+// The UTF-8 bytes of a str (refusing anything else). A str with lone surrogates has no UTF-8: with
+// `surrogates_ok` it is encoded with surrogatepass (each surrogate as its 3-byte form, decoded back the same
+// way), else it is refused with ValueError. `owner` keeps an encoded copy alive.
+struct Utf8 {
+  const char* data;
+  size_t size;
+  bool has_surrogates;
+  py::object owner;
+};
+Utf8 utf8_of(py::handle h, const std::string& what, bool surrogates_ok) {
+  if (!PyUnicode_Check(h.ptr()))
+    throw py::type_error(what + " is a " + std::string(Py_TYPE(h.ptr())->tp_name) + ", not a str");
+  Py_ssize_t n = 0;
+  if (const char* p = PyUnicode_AsUTF8AndSize(h.ptr(), &n)) return Utf8{p, size_t(n), false, py::object()};
+  if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) throw py::error_already_set();
+  PyErr_Clear();
+  if (!surrogates_ok)
+    throw py::value_error(what + " is not valid Unicode (lone surrogates?); clean it, e.g. "
+                          "text.encode('utf-8', 'replace').decode()");
+  PyObject* b = PyUnicode_AsEncodedString(h.ptr(), "utf-8", "surrogatepass");
+  if (!b) throw py::error_already_set();
+  py::object owner = py::reinterpret_steal<py::object>(b);
+  return Utf8{PyBytes_AS_STRING(b), size_t(PyBytes_GET_SIZE(b)), true, owner};
+}
+
 // ----------------------------------------------------------------------------------------------- hash table
 inline uint64_t hash_bytes(const uint8_t* p, size_t n) {
-  uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xC2B2AE3D27D4EB4Full);
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t(n) * 0xC2B2AE3D27D4EB4Full);
   while (n >= 8) {
     uint64_t w;
     std::memcpy(&w, p, 8);
@@ -253,7 +338,7 @@ inline uint64_t hash_bytes(const uint8_t* p, size_t n) {
     n -= 8;
   }
   uint64_t w = 0;
-  std::memcpy(&w, p, n);
+  if (n) std::memcpy(&w, p, n);
   h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
   h ^= h >> 29;
   h *= 0xFF51AFD7ED558CCDull;
@@ -262,6 +347,8 @@ inline uint64_t hash_bytes(const uint8_t* p, size_t n) {
 }
 
 // Open addressing, linear probing; slots hold entry index + 1 (0 = empty); keys live in one byte arena.
+// Entries are limited to 2**31 (so the 32-bit slots and the 32-bit stored hash address every slot) and a key to
+// 2**32 - 1 bytes (the uint32 lengths of the count format); both are checked.
 struct Table {
   struct Entry {
     uint64_t off;
@@ -269,12 +356,13 @@ struct Table {
     uint32_t len;
     uint32_t hash;
   };
+  static constexpr size_t MAX_ENTRIES = size_t(1) << 31;
   std::vector<uint32_t> slots;
   std::vector<Entry> entries;
   std::string arena;
-  uint64_t mask = 0;
+  size_t mask = 0;
 
-  Table() { reset(1 << 12); }
+  Table() { reset(size_t(1) << 12); }
   void reset(size_t cap) {
     slots.assign(cap, 0);
     mask = cap - 1;
@@ -288,24 +376,26 @@ struct Table {
     size_t cap = slots.size() * 2;
     slots.assign(cap, 0);
     mask = cap - 1;
-    for (uint32_t idx = 0; idx < entries.size(); idx++) {
-      uint64_t pos = entries[idx].hash & mask;  // hash holds the low 32 bits; fine while cap <= 2^32
+    for (size_t idx = 0; idx < entries.size(); idx++) {
+      size_t pos = entries[idx].hash & mask;
       while (slots[pos]) pos = (pos + 1) & mask;
-      slots[pos] = idx + 1;
+      slots[pos] = uint32_t(idx + 1);
     }
   }
-  inline void add(const uint8_t* p, size_t n, uint64_t c) {
+  void add(const uint8_t* p, size_t n, uint64_t c) {
     uint64_t h = hash_bytes(p, n);
     uint32_t h32 = uint32_t(h);
-    uint64_t pos = h32 & mask;
+    size_t pos = h32 & mask;
     while (uint32_t s = slots[pos]) {
       Entry& e = entries[s - 1];
-      if (e.hash == h32 && e.len == n && std::memcmp(arena.data() + e.off, p, n) == 0) {
+      if (e.hash == h32 && e.len == n && (n == 0 || std::memcmp(arena.data() + e.off, p, n) == 0)) {
         e.count += c;
         return;
       }
       pos = (pos + 1) & mask;
     }
+    if (n > UINT32_MAX) throw std::length_error("a pre-token is longer than 2**32 - 1 bytes");
+    if (entries.size() >= MAX_ENTRIES) throw std::length_error("more than 2**31 distinct pre-tokens; use max_unique");
     entries.push_back(Entry{arena.size(), c, uint32_t(n), h32});
     arena.append(reinterpret_cast<const char*>(p), n);
     slots[pos] = uint32_t(entries.size());
@@ -317,21 +407,21 @@ struct Table {
   // Keep the `keep` most frequent entries (ties: smaller key); returns (entries dropped, count dropped).
   std::pair<uint64_t, uint64_t> prune(size_t keep) {
     if (entries.size() <= keep) return {0, 0};
-    std::vector<uint32_t> order(entries.size());
-    for (uint32_t i = 0; i < order.size(); i++) order[i] = i;
-    auto better = [&](uint32_t a, uint32_t b) {
+    std::vector<size_t> order(entries.size());
+    for (size_t i = 0; i < order.size(); i++) order[i] = i;
+    auto better = [&](size_t a, size_t b) {
       if (entries[a].count != entries[b].count) return entries[a].count > entries[b].count;
       return key(entries[a]) < key(entries[b]);
     };
-    std::nth_element(order.begin(), order.begin() + keep, order.end(), better);
+    std::nth_element(order.begin(), order.begin() + ptrdiff_t(keep), order.end(), better);
     uint64_t dropped_n = order.size() - keep, dropped_c = 0;
     for (size_t i = keep; i < order.size(); i++) dropped_c += entries[order[i]].count;
     order.resize(keep);
     Table t;
-    size_t cap = 1 << 12;
+    size_t cap = size_t(1) << 12;
     while (cap < keep * 2 + 2) cap <<= 1;
     t.reset(cap);
-    for (uint32_t i : order) {
+    for (size_t i : order) {
       auto& e = entries[i];
       t.add(reinterpret_cast<const uint8_t*>(arena.data() + e.off), e.len, e.count);
     }
@@ -348,40 +438,25 @@ struct Job {
 
 class Counter {
  public:
-  Counter(int kind, int threads, uint64_t max_unique) : kind_(kind), max_unique_(max_unique) {
-    if (kind < 0 || kind > K_IDENTITY) throw std::invalid_argument("unknown pattern kind");
-    if (kind != K_IDENTITY && g_cat.empty()) throw std::runtime_error("category tables not set");
+  Counter(TablesPtr tables, const std::string& kind, int64_t threads, uint64_t max_unique)
+      : tables_(std::move(tables)), kind_(parse_kind(kind)), max_unique_(max_unique) {
+    if (kind_ != Kind::identity && !tables_)
+      throw py::value_error("kind '" + kind + "' needs the class tables (from make_tables); got None");
+    if (threads < 1 || threads > 4096) throw py::value_error("threads must be in 1..4096, got " + std::to_string(threads));
     // `threads` threads count: the caller (inside feed) and threads - 1 background threads.
-    threads = std::max(1, threads);
-    for (int t = 1; t < threads; t++) workers_.emplace_back([this] { work(); });
+    for (int64_t t = 1; t < threads; t++) workers_.emplace_back([this] { work(); });
   }
   ~Counter() { stop(); }
 
-  // Copy the UTF-8 of each str (or bytes, counted as one piece per item only for identity) into one job.
+  // Copy the UTF-8 of each str of the batch into one job, then count it (here or in a background thread).
   void feed(py::list texts) {
     check_open();
     Job job;
     size_t idx = 0;
     for (py::handle h : texts) {
-      Py_ssize_t n;
-      const char* p;
-      if (PyUnicode_Check(h.ptr())) {
-        p = PyUnicode_AsUTF8AndSize(h.ptr(), &n);
-        if (!p) {
-          PyErr_Clear();
-          throw py::value_error("text #" + std::to_string(idx) + " of the batch is not valid Unicode (lone "
-                                "surrogates?); clean it, e.g. text.encode('utf-8', 'replace').decode()");
-        }
-      } else if (PyBytes_Check(h.ptr()) && kind_ == K_IDENTITY) {
-        p = PyBytes_AS_STRING(h.ptr());
-        n = PyBytes_GET_SIZE(h.ptr());
-      } else {
-        throw py::type_error("text #" + std::to_string(idx) + " of the batch is a " +
-                             std::string(Py_TYPE(h.ptr())->tp_name) + ", not a str");
-      }
-      job.buf.append(p, size_t(n));
+      Utf8 u = utf8_of(h, "text #" + std::to_string(idx++) + " of the batch", false);
+      job.buf.append(u.data, u.size);
       job.ends.push_back(job.buf.size());
-      idx++;
     }
     chars_ += job.buf.size();
     py::gil_scoped_release release;
@@ -405,11 +480,13 @@ class Counter {
     auto L = lengths.unchecked<1>();
     auto C = counts.unchecked<1>();
     if (L.shape(0) != C.shape(0)) throw py::value_error("lengths and counts differ in size");
+    uint64_t total = 0;
+    for (py::ssize_t i = 0; i < L.shape(0); i++) total += L(i);
+    if (total != b.size()) throw py::value_error("the key lengths do not add up to the size of the key blob");
     py::gil_scoped_release release;
     std::lock_guard<std::mutex> g(gmu_);
     size_t off = 0;
     for (py::ssize_t i = 0; i < L.shape(0); i++) {
-      if (off + L(i) > b.size()) throw std::runtime_error("count blob shorter than its lengths");
       global_.add(reinterpret_cast<const uint8_t*>(b.data() + off), L(i), C(i));
       off += L(i);
     }
@@ -418,36 +495,37 @@ class Counter {
 
   // Wait for the workers, then return (blob, lengths, counts, pruned_entries, pruned_count), sorted by key.
   py::tuple finish() {
+    if (finished_) throw py::value_error("this Counter is finished; make a new one");
     {
       py::gil_scoped_release release;
       stop();
     }
-    if (error_set_) throw std::runtime_error(error_);
-    std::vector<uint32_t> order;
+    finished_ = true;
+    rethrow_worker_error();
+    std::vector<size_t> order;
     std::string blob;
     {
       py::gil_scoped_release release;
+      std::lock_guard<std::mutex> g(gmu_);
       if (max_unique_) {
-        auto d = global_.prune(max_unique_);
+        auto d = global_.prune(size_t(max_unique_));
         pruned_n_ += d.first;
         pruned_c_ += d.second;
       }
       order.resize(global_.size());
-      for (uint32_t i = 0; i < order.size(); i++) order[i] = i;
+      for (size_t i = 0; i < order.size(); i++) order[i] = i;
       std::sort(order.begin(), order.end(),
-                [&](uint32_t a, uint32_t b) { return global_.key(global_.entries[a]) < global_.key(global_.entries[b]); });
-      size_t total = 0;
-      for (auto& e : global_.entries) total += e.len;
-      blob.reserve(total);
-      for (uint32_t i : order) blob.append(global_.key(global_.entries[i]));
+                [&](size_t a, size_t b) { return global_.key(global_.entries[a]) < global_.key(global_.entries[b]); });
+      blob.reserve(global_.arena.size());
+      for (size_t i : order) blob.append(global_.key(global_.entries[i]));
     }
-    py::array_t<uint32_t> lengths(order.size());
-    py::array_t<uint64_t> counts(order.size());
+    py::array_t<uint32_t> lengths(py::ssize_t(order.size()));
+    py::array_t<uint64_t> counts(py::ssize_t(order.size()));
     auto L = lengths.mutable_unchecked<1>();
     auto C = counts.mutable_unchecked<1>();
     for (size_t i = 0; i < order.size(); i++) {
-      L(i) = global_.entries[order[i]].len;
-      C(i) = global_.entries[order[i]].count;
+      L(py::ssize_t(i)) = global_.entries[order[i]].len;
+      C(py::ssize_t(i)) = global_.entries[order[i]].count;
     }
     py::bytes pyblob(blob);
     global_ = Table();
@@ -457,21 +535,33 @@ class Counter {
 
  private:
   void check_open() {
-    if (stopped_) throw py::value_error("this Counter is finished; make a new one");
-    if (error_set_) throw std::runtime_error(error_);
+    if (stopped_.load()) throw py::value_error("this Counter is finished; make a new one");
+    rethrow_worker_error();
+  }
+  // A worker's exception, recorded once (the flag is atomic; the message is guarded by emu_).
+  void record_error(const char* what) {
+    std::lock_guard<std::mutex> lk(emu_);
+    if (failed_.load(std::memory_order_relaxed)) return;
+    error_ = what;
+    failed_.store(true, std::memory_order_release);
+  }
+  void rethrow_worker_error() {
+    if (!failed_.load(std::memory_order_acquire)) return;
+    std::lock_guard<std::mutex> lk(emu_);
+    throw std::runtime_error("a counting thread failed: " + error_);
   }
   void stop() {
     {
       std::lock_guard<std::mutex> lk(qmu_);
-      if (stopped_) return;
-      stopped_ = true;
+      if (stopped_.load()) return;
+      stopped_.store(true);
     }
     has_job_.notify_all();
     for (auto& t : workers_) t.join();
   }
   void maybe_prune() {  // caller holds gmu_
     if (max_unique_ && global_.size() > 2 * max_unique_) {
-      auto d = global_.prune(max_unique_);
+      auto d = global_.prune(size_t(max_unique_));
       pruned_n_ += d.first;
       pruned_c_ += d.second;
     }
@@ -481,7 +571,7 @@ class Counter {
     const uint8_t* s = reinterpret_cast<const uint8_t*>(job.buf.data());
     size_t start = 0;
     for (size_t end : job.ends) {
-      split_text(kind_, s + start, end - start, [&](const uint8_t* p, size_t n) { local.add(p, n, 1); });
+      split_text(kind_, tables_.get(), s + start, end - start, [&](const uint8_t* p, size_t n) { local.add(p, n, 1); });
       start = end;
     }
     std::lock_guard<std::mutex> g(gmu_);
@@ -494,7 +584,7 @@ class Counter {
       Job job;
       {
         std::unique_lock<std::mutex> lk(qmu_);
-        has_job_.wait(lk, [&] { return !jobs_.empty() || stopped_; });
+        has_job_.wait(lk, [&] { return !jobs_.empty() || stopped_.load(); });
         if (jobs_.empty()) return;
         job = std::move(jobs_.front());
         jobs_.pop_front();
@@ -502,23 +592,23 @@ class Counter {
       try {
         process(job, local);
       } catch (std::exception& e) {
-        std::lock_guard<std::mutex> lk(qmu_);
-        error_ = e.what();
-        error_set_ = true;
+        record_error(e.what());
       }
-      local.reset(local.slots.size() > (1u << 20) ? (1u << 20) : local.slots.size());
+      local.reset(std::min(local.slots.size(), size_t(1) << 20));
     }
   }
 
-  int kind_;
+  TablesPtr tables_;  // immutable, shared read-only with the workers
+  Kind kind_;
   uint64_t max_unique_;
   uint64_t chars_ = 0, pruned_n_ = 0, pruned_c_ = 0;
   Table global_;
-  std::mutex gmu_, qmu_;
+  std::mutex gmu_, qmu_, emu_;
   std::condition_variable has_job_;
   std::deque<Job> jobs_;
   std::vector<std::thread> workers_;
-  bool stopped_ = false, error_set_ = false;
+  std::atomic<bool> stopped_{false}, failed_{false};
+  bool finished_ = false;
   std::string error_;
 };
 
@@ -585,8 +675,9 @@ class Merger {
     }
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
-      if (off + lens[i] > blob.size()) throw std::runtime_error("count blob shorter than its lengths");
+      if (lens[i] > blob.size() - off) throw std::length_error("count blob shorter than its lengths");
       if (lens[i] >= 2 && cnts[i] > 0) {
+        id32(woff_.size(), "distinct pre-tokens");
         woff_.push_back(syms_.size());
         wlen_.push_back(lens[i]);
         wcnt_.push_back(int64_t(cnts[i]));
@@ -594,6 +685,7 @@ class Merger {
       }
       off += lens[i];
     }
+    if (off != blob.size()) throw std::length_error("count blob longer than its lengths");
     // initial pair counts
     for (uint32_t w = 0; w < woff_.size(); w++) {
       const uint32_t* s = &syms_[woff_[w]];
@@ -628,7 +720,7 @@ class Merger {
       if (it != sym_ids_.end()) {
         x = it->second;
       } else {
-        x = uint32_t(sym_.size());
+        x = id32(sym_.size(), "symbols");
         sym_.push_back(nb);
         sym_ids_.emplace(nb, x);
       }
@@ -675,7 +767,7 @@ class Merger {
   inline void inc(uint32_t a, uint32_t b, uint32_t w, int64_t c) {
     if (sym_[a].size() + sym_[b].size() > max_len_) return;
     uint64_t k = (uint64_t(a) << 32) | b;
-    auto r = pairs_.insert(k, uint32_t(pcount_.size()));
+    auto r = pairs_.insert(k, id32(pcount_.size(), "pairs"));
     uint32_t p = *r.first;
     if (r.second) {
       pcount_.push_back(0);
@@ -692,7 +784,7 @@ class Merger {
         n = free_;
         free_ = nodes_[n].next;
       } else {
-        n = uint32_t(nodes_.size());
+        n = id32(nodes_.size(), "pair-word links");
         nodes_.emplace_back();
       }
       nodes_[n] = Node{w, h};
@@ -754,28 +846,26 @@ class Merger {
 };
 
 // ----------------------------------------------------------------------------------------------- bindings
-void set_tables(py::bytes cat_table, py::dict folds) {
-  std::string_view t(cat_table);
-  g_cat.assign(t.begin(), t.end());
-  std::memset(g_fold_ascii, 0, sizeof g_fold_ascii);
-  g_fold_extra.clear();
-  for (auto kv : folds) {
-    uint32_t c = kv.first.cast<uint32_t>();
-    std::string v = kv.second.cast<std::string>();
-    if (v.size() != 1) throw py::value_error("fold values must be one letter");
-    if (c < 128) g_fold_ascii[c] = v[0];
-    else g_fold_extra.emplace_back(c, v[0]);
-  }
-}
-
-py::list split_py(const std::string& text, int kind) {
-  if (kind != K_IDENTITY && g_cat.empty()) throw std::runtime_error("category tables not set");
+// split(text, kind, tables): like regex.findall(PRESET, text); a str with lone surrogates is split like any other
+// (they are code points of no class, as in `regex`).
+py::list split_py(py::handle text, const std::string& kind, TablesPtr tables) {
+  Kind k = parse_kind(kind);
+  if (k != Kind::identity && !tables)
+    throw py::value_error("kind '" + kind + "' needs the class tables (from make_tables); got None");
+  Utf8 u = utf8_of(text, "text", true);
   std::vector<std::pair<size_t, size_t>> spans;
-  const uint8_t* s = reinterpret_cast<const uint8_t*>(text.data());
-  split_text(kind, s, text.size(), [&](const uint8_t* p, size_t n) { spans.emplace_back(p - s, n); });
-  py::list out;
-  for (auto& sp : spans) out.append(py::reinterpret_steal<py::object>(
-      PyUnicode_DecodeUTF8(text.data() + sp.first, Py_ssize_t(sp.second), "strict")));
+  const uint8_t* s = reinterpret_cast<const uint8_t*>(u.data);
+  {
+    py::gil_scoped_release release;
+    split_text(k, tables.get(), s, u.size, [&](const uint8_t* p, size_t n) { spans.emplace_back(size_t(p - s), n); });
+  }
+  const char* errors = u.has_surrogates ? "surrogatepass" : "strict";
+  py::list out(spans.size());
+  for (size_t i = 0; i < spans.size(); i++) {
+    PyObject* piece = PyUnicode_DecodeUTF8(u.data + spans[i].first, Py_ssize_t(spans[i].second), errors);
+    if (!piece) throw py::error_already_set();
+    PyList_SET_ITEM(out.ptr(), Py_ssize_t(i), piece);  // steals the reference
+  }
   return out;
 }
 
@@ -783,15 +873,20 @@ py::list train_merges(py::bytes blob, py::array_t<uint32_t, py::array::c_style |
                       py::array_t<uint64_t, py::array::c_style | py::array::forcecast> counts, size_t n_merges,
                       size_t max_token_length, int64_t min_frequency) {
   std::string_view b(blob);
-  if (lengths.size() != counts.size()) throw py::value_error("lengths and counts differ in size");
+  if (lengths.ndim() != 1 || counts.ndim() != 1 || lengths.size() != counts.size())
+    throw py::value_error("lengths and counts must be 1-D arrays of the same size");
   std::vector<std::string> merged;
   {
     py::gil_scoped_release release;
     Merger m(b, lengths.data(), counts.data(), size_t(lengths.size()), max_token_length, min_frequency);
     merged = m.run(n_merges);
   }
-  py::list out;
-  for (auto& s : merged) out.append(py::bytes(s));
+  py::list out(merged.size());
+  for (size_t i = 0; i < merged.size(); i++) {
+    PyObject* tok = PyBytes_FromStringAndSize(merged[i].data(), Py_ssize_t(merged[i].size()));
+    if (!tok) throw py::error_already_set();
+    PyList_SET_ITEM(out.ptr(), Py_ssize_t(i), tok);
+  }
   return out;
 }
 
@@ -799,15 +894,19 @@ py::list train_merges(py::bytes blob, py::array_t<uint32_t, py::array::c_style |
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "toksmith native core: preset pre-tokenizer, 64-bit pre-token counting, BPE merges";
-  m.def("set_tables", &set_tables, py::arg("cat_table"), py::arg("folds"));
-  m.def("split", &split_py, py::arg("text"), py::arg("kind"));
+  py::class_<Tables, std::shared_ptr<Tables>>(m, "Tables", "Immutable Unicode class tables (from make_tables).");
+  m.def("make_tables", &make_tables, py::arg("cat_table"), py::arg("folds"));
+  m.def("split", &split_py, py::arg("text"), py::arg("kind"), py::arg("tables").none(true));
   m.def("train_merges", &train_merges, py::arg("blob"), py::arg("lengths"), py::arg("counts"), py::arg("n_merges"),
         py::arg("max_token_length"), py::arg("min_frequency"));
   py::class_<Counter>(m, "Counter")
-      .def(py::init<int, int, uint64_t>(), py::arg("kind"), py::arg("threads"), py::arg("max_unique") = 0)
+      .def(py::init<TablesPtr, const std::string&, int64_t, uint64_t>(), py::arg("tables").none(true), py::arg("kind"),
+           py::arg("threads"), py::arg("max_unique") = 0)
       .def("feed", &Counter::feed, py::arg("texts"))
       .def("add_counts", &Counter::add_counts, py::arg("blob"), py::arg("lengths"), py::arg("counts"))
       .def("finish", &Counter::finish)
       .def_property_readonly("chars", &Counter::chars);
-  m.attr("KINDS") = py::make_tuple("gpt4", "gpt4-num2", "punct", "punct-num2", "gpt2", "o200k", "identity");
+  py::tuple names(std::size(KIND_NAMES));
+  for (size_t i = 0; i < std::size(KIND_NAMES); i++) names[i] = py::str(KIND_NAMES[i].name);
+  m.attr("KIND_NAMES") = names;
 }
