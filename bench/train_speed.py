@@ -3,8 +3,8 @@
 Issues 3 and 8. On the same mixed corpus (70% code / 30% English, GPT-4 regex, max token length 128) this trains
 a tokenizer with toksmith's native backend and with HF ``tokenizers``, ``bpeasy``, ``rustbpe`` and SentencePiece
 (BPE) called directly (``--with-backends`` adds toksmith's other registry backends), each in a fresh subprocess,
-interleaved, and prints wall time, peak memory (the child's own ``ru_maxrss`` just after training) and held-out
-bytes/token, each as a ratio to the fastest / leanest peer of the same configuration. It also times toksmith's
+interleaved, and prints wall time, peak memory (the child's own resident-set high-water mark, ``VmHWM`` of
+``/proc/self/status``, just after training) and held-out bytes/token, each as a ratio to the fastest / leanest peer of the same configuration. It also times toksmith's
 counting stage with 1 and 2 worker threads, and the growth of toksmith's time and memory with data size.
 
 The corpus is built once per size from what this machine has and cached under ``--cache``: code = distinct
@@ -15,13 +15,19 @@ a larger one; held-out documents (hash-selected, ~1 MB code + ~0.5 MB English, t
 trained on. Files are UTF-8 documents separated by the ASCII record separator (0x1E); every trainer reads them
 through the same streaming iterator.
 
-Usage: ``python bench/train_speed.py --mb 100 300 --vocab 32000 64000`` (see ``--help``); results are also written
-as JSON to ``--out``. Timings on a shared machine are noisy: compare the ratios of one run, not absolute seconds.
+Why ``VmHWM`` and not ``ru_maxrss``: Linux keeps ``ru_maxrss`` across fork and exec, so a child started by a big
+parent (one that has just built the corpus) reports the parent's peak; ``VmHWM`` belongs to the child's own
+address space, made fresh by exec.
+
+Usage: ``python bench/train_speed.py --mb 100 300 --vocab 32000 64000`` (see ``--help``). Each run is appended, with
+its UTC date, to the JSON history in ``--out`` (``{"runs": [...]}``, oldest first; written atomically), never
+overwriting earlier runs. Timings on a shared machine are noisy: compare the ratios of one run, not absolute seconds.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import gzip
 import hashlib
 import json
@@ -30,10 +36,13 @@ import resource
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 from pathlib import Path
 
-GPT4 = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+from toksmith.pretokenize import PRESETS
+
+GPT4 = PRESETS["gpt4"]
 RS = "\x1e"
 MAX_DOC = 1 << 20
 PEERS = ("rustbpe", "hf", "bpeasy", "sentencepiece")
@@ -264,9 +273,24 @@ def machine_parallelism(seconds: float = 0.5) -> float:
     return round(2 * one / (time.perf_counter() - t0), 2)
 
 
+def peak_rss_mb() -> tuple[float, str]:
+    """This process's own peak resident memory in MB, and where it was read from.
+
+    ``VmHWM`` (Linux) is the high-water mark of this address space only; ``ru_maxrss`` (the fallback elsewhere)
+    would include the peak of the parent this process was forked from.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024, "VmHWM"
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "ru_maxrss"
+
+
 def child_main(args) -> None:
     res = run_trainer(args.child, Path(args.data), args.vocab[0], args.workers, args.stage, args.cap)
-    res["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    res["peak_mb"], res["peak_source"] = peak_rss_mb()
     held = list(iter_docs(Path(args.heldout)))
     if "ranks" in res:
         res["bytes_per_token"] = _ranks_bpt(res.pop("ranks"), held)
@@ -402,7 +426,22 @@ def main() -> None:
     summary = summarize(rows, args)
     print("\n" + "\n".join(f"{k}: {v}" for k, v in summary.items()))
     print(f"\nbench took {time.time() - t_start:.0f}s")
-    args.out.write_text(json.dumps({"rows": rows, "summary": summary, "argv": sys.argv[1:]}, indent=1))
+    append_run(args.out, {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                          "argv": sys.argv[1:], "rows": rows, "summary": summary})
+
+
+def append_run(path: Path, run: dict) -> None:
+    """Append ``run`` to the dated history in ``path`` (a file of the old one-run format becomes its first entry)."""
+    runs = []
+    if path.exists():
+        old = json.loads(path.read_text())
+        runs = old["runs"] if "runs" in old else [old]
+    runs.append(run)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        json.dump({"runs": runs}, f, indent=1)
+    os.replace(tmp, path)
+    print(f"appended run {len(runs)} to {path}")
 
 
 def summarize(rows: list[dict], args) -> dict:

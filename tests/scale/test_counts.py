@@ -148,3 +148,31 @@ def test_progress_bar_reports_characters_per_second(capsys):
     shown = native.count_pretokens(texts, GPT4, progress=True, batch_chars=10_000)
     assert shown == native.count_pretokens(texts, GPT4)
     assert "M chars/s" in capsys.readouterr().err
+
+
+def test_counts_is_pure_python_and_the_switch_disables_the_extension():
+    """counts.py never reaches for the extension (no counts <-> native cycle); TOKSMITH_NO_NATIVE=1 turns it off and
+    native.sum_counts then falls back to the pure-Python sum."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from toksmith.bpe.counts import Counts, count_texts, sum_counts\n"
+        "a = Counts.from_dict({b'x': 3, b'y': 1}, None)\n"
+        "assert sum_counts([a, a], max_unique=1).to_dict() == {b'x': 6}\n"
+        "assert count_texts(['ab ab'], '\\\\w+|\\\\s+').to_dict() == {b'ab': 2, b' ': 1}\n"
+        "assert 'toksmith.bpe.native' not in sys.modules, 'counts imported native'\n"
+        "from toksmith.bpe import native\n"
+        "assert not native.available() and native.KERNELS == {}\n"
+        "assert native.sum_counts([a, a], 1) == sum_counts([a, a], 1)\n"
+        "try:\n"
+        "    native.count_pretokens(['x'], None)\n"
+        "except Exception as e:\n"
+        "    print(e)\n"
+    )
+    env = dict(os.environ, TOKSMITH_NO_NATIVE="1")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "disabled by TOKSMITH_NO_NATIVE" in out.stdout
