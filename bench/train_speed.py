@@ -369,9 +369,11 @@ def main() -> None:
 
     t_start = time.time()
     sizes = list(args.mb) + ([args.scaling_mb] if args.scaling_mb else [])
-    corpora = {}
+    corpora, built = {}, []
     for mb in sizes:
         t0 = time.time()
+        if not (args.cache / f"corpus-{mb:g}MB" / "stats.json").exists():
+            built.append(mb)
         stats = build_corpus(mb, args.cache)
         corpora[mb] = args.cache / f"corpus-{mb:g}MB"
         print(f"corpus {mb:g} MB: {stats['train_bytes'] / 1e6:.1f} MB train ({time.time() - t0:.0f}s) {stats}", flush=True)
@@ -427,7 +429,8 @@ def main() -> None:
     print("\n" + "\n".join(f"{k}: {v}" for k, v in summary.items()))
     print(f"\nbench took {time.time() - t_start:.0f}s")
     append_run(args.out, {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                          "argv": sys.argv[1:], "rows": rows, "summary": summary})
+                          "argv": sys.argv[1:], "corpus_built_in_this_run_mb": built,
+                          "parent_peak_mb": round(peak_rss_mb()[0], 1), "rows": rows, "summary": summary})
 
 
 def append_run(path: Path, run: dict) -> None:
