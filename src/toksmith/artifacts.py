@@ -100,6 +100,16 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path
         shutil.rmtree(old, ignore_errors=True)
 
 
+def pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend: the one way toksmith gets a plotting module."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:
     """Render a matplotlib figure to PNG in memory, close it, and write it atomically to ``path``."""
     import io
