@@ -85,6 +85,15 @@ def shard_info(uri: str) -> dict:
 
 def iter_shard_texts(uri: str, text_field: str = "text") -> Iterator[str]:
     """Documents of one shard: JSONL (``.jsonl``, ``.json``, optionally ``.gz``/``.zst``) or Parquet."""
+    import pyarrow as pa
+
+    try:
+        yield from _shard_texts(uri, text_field)
+    except (OSError, pa.ArrowException) as e:
+        raise ToksmithError(f"cannot read shard {uri!r}: {e}; the file is corrupt or truncated, fix or exclude it") from None
+
+
+def _shard_texts(uri: str, text_field: str) -> Iterator[str]:
     fs, path = _fs_and_path(uri)
     name = path.lower()
     hint = "pass the right --text-field"
