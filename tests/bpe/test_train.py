@@ -14,8 +14,7 @@ from toksmith.errors import ToksmithError
 from toksmith.formats import FORMAT, read_manifest, write_tokenizer_dir
 from toksmith.tokenizer import HFTokenizer, TiktokenTokenizer, load_tokenizer, load_trained
 
-
-
+K = len(DEFAULT_SPECIAL_TOKENS)
 _ELAPSED_S: dict[str, float] = {}
 
 
