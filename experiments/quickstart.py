@@ -36,7 +36,9 @@ def main() -> None:
         seconds = time.perf_counter() - start
         RESULTS.mkdir(exist_ok=True)
         shutil.copyfile(work / "compare" / "summary.csv", RESULTS / "quickstart_summary.csv")
-        report = json.loads((work / "compare" / "compare.json").read_text(encoding="utf-8"))
+        # paths relative to the repository, so the committed file does not name this machine's checkout
+        root = str(Path(__file__).resolve().parents[1]) + "/"
+        report = json.loads((work / "compare" / "compare.json").read_text(encoding="utf-8").replace(root, ""))
         report["run"] = {"seconds": round(seconds, 1), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                          "machine": platform.platform(), "python": platform.python_version()}
         atomic_write_json(RESULTS / "quickstart.json", report)
