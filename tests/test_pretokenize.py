@@ -14,7 +14,7 @@ SAMPLE = "    x.append(self._val)\n    return 12345 # it's ok\n"
 
 
 def test_paper_examples():
-    """The splits NOTES.md section 3 gives for GPT-2, GPT-4 and Punct."""
+    """The splits docs/paper.md §3; paper Table 2 gives for GPT-2, GPT-4 and Punct."""
     assert split(SAMPLE, PRESETS["gpt2"]) == ['   ', ' x', '.', 'append', '(', 'self', '._', 'val', ')', '\n   ',
                                               ' return', ' 12345', ' #', ' it', "'s", ' ok', '\n']
     assert split(SAMPLE, PRESETS["gpt4"]) == ['   ', ' x', '.append', '(self', '._', 'val', ')\n', '   ', ' return',

@@ -71,8 +71,12 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path
     On an exception the temporary directory is removed and ``path`` is untouched. With ``overwrite`` an existing
     ``path`` is replaced (moved aside, then deleted) only after the new one is complete.
 
-    >>> with atomic_dir("out/tok") as d:          # doctest: +SKIP
-    ...     (d / "tokenizer.json").write_text("...")
+    >>> import pathlib, tempfile
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_dir(root / "tok") as d:
+    ...     _ = (d / "tokenizer.json").write_text("{}")
+    >>> sorted(p.name for p in (root / "tok").iterdir())
+    ['tokenizer.json']
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +98,16 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path
     os.replace(tmp, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend: the one way toksmith gets a plotting module."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def save_figure(fig, path: str | os.PathLike, **savefig_kwargs) -> Path:

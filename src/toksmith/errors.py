@@ -18,8 +18,10 @@ class ToksmithError(ValueError):
 def unknown_name(kind: str, name: str, known: Iterable[str], hint: str = "") -> ToksmithError:
     """Build the error for an unknown registry name, listing the known ones and the nearest matches.
 
+    >>> str(unknown_name("preset", "gtp4", ["gpt4", "llama2"]))
+    "unknown preset 'gtp4'. Did you mean: gpt4? Known: gpt4, llama2"
     >>> str(unknown_name("preset", "gtp4", ["gpt2", "gpt4"]))
-    "unknown preset 'gtp4'. Did you mean: gpt4? Known: gpt2, gpt4"
+    "unknown preset 'gtp4'. Did you mean: gpt4, gpt2? Known: gpt2, gpt4"
     """
     known = sorted(known)
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)

@@ -96,7 +96,7 @@ def build_hf_tokenizer(pattern: str | None, special_tokens: Sequence[str], ranks
     from tokenizers import AddedToken, Tokenizer, decoders
     from tokenizers.models import BPE
 
-    from .bpe.backends import hf_pre_tokenizer
+    from .pretokenize import hf_pre_tokenizer
 
     vocab = {s: i for i, s in enumerate(special_tokens)}
     for token, rank in ranks.items():

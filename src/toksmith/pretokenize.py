@@ -1,6 +1,6 @@
 """Pre-tokenization presets: the regex that cuts text into pieces before BPE merges inside each piece.
 
-The paper's second lever (NOTES.md section 3). ``PRESETS`` is the one source of truth: a name maps to a pattern
+The paper's second lever (docs/paper.md §3; paper Table 2). ``PRESETS`` is the one source of truth: a name maps to a pattern
 for the Python ``regex`` module (and the same string works in HF ``tokenizers``' Oniguruma engine and in
 tiktoken). ``identity`` maps to ``None``: no split at all, merges may cross spaces, punctuation and newlines.
 Any other string is taken as a custom pattern and validated when the config is built.
@@ -98,3 +98,21 @@ def split(text: str, pattern: str | None) -> list[str]:
     if pattern is None:
         return [text] if text else []
     return compile_pattern(pattern).findall(text)
+
+
+def hf_pre_tokenizer(pattern: str | None):
+    """The paper's pre-tokenizer: ``Split(Regex(pattern), isolated)`` then ``ByteLevel`` without its own regex."""
+    from tokenizers import Regex
+    from tokenizers import pre_tokenizers as pt
+
+    byte_level = pt.ByteLevel(add_prefix_space=False, use_regex=False)
+    if pattern is None:
+        return byte_level
+    try:
+        regex = Regex(pattern)
+    except Exception as e:  # tokenizers raises a bare Exception for Oniguruma syntax errors
+        raise ToksmithError(
+            f"HF tokenizers (Oniguruma) cannot compile the pattern {pattern!r}: {e}. Python `regex` accepts it; "
+            "write it in the syntax both share, or use the toksmith backend"
+        ) from None
+    return pt.Sequence([pt.Split(regex, behavior="isolated", invert=False), byte_level])

@@ -124,7 +124,7 @@ def test_errors_name_the_input(tmp_path, data):
     assert e.value.code == 2
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "x"}\n', encoding="utf-8")
-    with pytest.raises(ToksmithError, match="line 1"):
+    with pytest.raises(ToksmithError, match=r"bad\.jsonl:1: expected a JSON object with 'text', 'domain' and 'subset'"):
         run_compare(CompareConfig(tokenizers=("gpt2",), corpus=str(bad), out_dir=tmp_path / "o"))
 
 

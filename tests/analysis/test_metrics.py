@@ -35,7 +35,7 @@ def test_text_stats_definitions():
 
 def test_aggregate_unequal_subsets_by_hand():
     # code has 3 subsets, english 1, multilingual 2: the domain means weigh subsets equally, the overall mean
-    # weighs domains equally (NOTES.md 4.1), which differs from a mean over all six subsets.
+    # weighs domains equally (docs/paper.md §4.1; paper §2.1), which differs from a mean over all six subsets.
     per_subset = {
         ("code", "python"): 0.8, ("code", "c"): 0.6, ("code", "go"): 0.7,
         ("english", "en"): 0.9,
@@ -114,7 +114,7 @@ def test_unigram_counts_and_token_lengths():
     assert metrics.vocab_share(8000, 32000) == 0.25
 
 
-# The paper's vocabulary sweep (NOTES.md 5.3, from the authors' released CSV): real data for the fit.
+# The paper's vocabulary sweep (docs/paper.md §5.3, from the authors' released CSV): real data for the fit.
 PAPER_V = [10_000, 16_000, 24_000, 32_000, 48_000, 64_000, 80_000, 100_000, 128_000, 200_000, 256_000]
 PAPER_CODE_NSL = [0.919, 0.865, 0.827, 0.805, 0.779, 0.764, 0.754, 0.745, 0.736, 0.721, 0.714]
 

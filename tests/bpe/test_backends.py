@@ -11,7 +11,8 @@ import json
 import pytest
 
 from toksmith.bpe import BACKENDS, reference
-from toksmith.bpe.backends import get_backend, hf_pre_tokenizer
+from toksmith.bpe.backends import get_backend
+from toksmith.pretokenize import hf_pre_tokenizer
 from toksmith.errors import ToksmithError
 from toksmith.pretokenize import PRESETS
 from toksmith.tokenizer import bytelevel_decode

@@ -127,7 +127,7 @@ def test_optima_move_the_way_the_paper_says():
 
 
 def test_notes_illustration_sanity_check():
-    """NOTES.md section 6 (n_ctx 4096 fixed, code curve): ~74k for 1.5B, ~96k for 7B, >= 256k for 70B with the
+    """docs/paper.md §6 (n_ctx 4096 fixed, code curve): ~74k for 1.5B, ~96k for 7B, >= 256k for 70B with the
     sweep points; the documented fit gives the same order (see docs/costs.md for the differences)."""
     pts = Compression(NSLCurve("points", points=PAPER_CODE_POINTS))
     got = {n: inference_optimal_v(SHAPES[n], pts, 4096, True) for n in ("paper-1.5b", "llama2-7b", "llama2-70b")}

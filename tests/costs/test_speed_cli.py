@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 
@@ -53,12 +54,17 @@ def test_speed_tiny_end_to_end(tmp_path):
     cfg = SpeedConfig(model=TINY, vocab_sizes=(512, 4096), tokenizers=("llama2", "cl100k"), prompt_tokens=8,
                       new_tokens=4, prompt_bytes=64, gen_bytes=40, repeats=1, threads=1, device="cpu",
                       code_files=("bisect.py",), out_dir=str(tmp_path))
+    start = time.perf_counter()
     r = run_speed(cfg)
+    elapsed = time.perf_counter() - start
     assert [v.vocab_size for v in r.vocab] == [512, 4096]
-    assert r.vocab[0].predicted_ratio == 1.0 and r.vocab[1].predicted_ratio > 1.0
-    for v in r.vocab:
-        assert v.tokens_per_s == pytest.approx(4 / v.seconds)
-        assert v.error == pytest.approx(v.predicted_ratio / v.measured_ratio - 1)
+    # FLOPs of generate(prompt 8, 4 new) for TINY, by hand: non-embedding N = 2 blocks x (3 x 32x32 attention
+    # + 2 x 32x16 k/v + 3 x 32x64 MLP + 2 x 32 norms) + 32 = 18,592; prefill 8 x 2N + 2L d_attn 8 x 9 / 2 + 2Vd,
+    # then 3 steps of 2N + 2Vd + attention over 9, 10, 11 positions: 417,472 + 256 V.
+    assert [v.gflops * 1e9 for v in r.vocab] == pytest.approx([548_544, 1_466_048], rel=1e-12)
+    assert [v.predicted_ratio for v in r.vocab] == pytest.approx([1.0, 1_466_048 / 548_544], rel=1e-12)
+    # each V ran one warm-up and one timed generate(): the medians it reports fit twice in the run's own wall time
+    assert 0 < 2 * sum(v.seconds for v in r.vocab) < elapsed
     llama, cl = r.tokenizers
     assert (llama.vocab_size, cl.vocab_size) == (32000, 100277)
     assert cl.bytes_per_token > llama.bytes_per_token  # cl100k compresses code better
@@ -88,7 +94,9 @@ def test_speed_real_size(tmp_path):
     r = run_speed(cfg)
     # a real 135M model: the 128k head costs measurable time over the 16k one
     assert r.vocab[-1].gflops > r.vocab[0].gflops
-    assert all(abs(v.error) < 5 for v in r.vocab)
+    # the FLOPs model predicts the CPU-time ratio: within 10.6% in the committed runs (docs/costs.md); a model off
+    # by half (e.g. the head or the attention term dropped) fails this
+    assert all(abs(v.error_cpu) < (0.5 if ci else 0.25) for v in r.vocab), [v.error_cpu for v in r.vocab]
     assert (tmp_path / "speed.json").is_file()
 
 

@@ -24,10 +24,10 @@ MIXED = (
 
 
 def real_texts(n_files: int = 12, max_chars: int = 40_000) -> list[str]:
-    """Distinct stdlib sources (code) plus this repository's README (English), deterministic."""
+    """Distinct stdlib sources (code) plus this repository's docs (English), deterministic."""
     files = sorted(STDLIB.glob("*.py"))[:: max(1, len(list(STDLIB.glob("*.py"))) // n_files)][:n_files]
     texts = [f.read_text(encoding="utf-8")[:max_chars] for f in files]
-    readme = Path(__file__).resolve().parents[2] / "README.md"  # the repository's own English, always there
-    texts.append(readme.read_text(encoding="utf-8")[:max_chars])
+    notes = Path(__file__).resolve().parents[2] / "docs" / "paper.md"  # in the repository: tests stay hermetic
+    texts.append(notes.read_text(encoding="utf-8")[:max_chars])
     texts.append(MIXED)
     return texts

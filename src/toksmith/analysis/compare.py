@@ -7,7 +7,7 @@ token, tokens per word, Rényi (alpha 2.5) and Shannon efficiency, vocabulary us
 lengths, the longest tokens seen). :func:`run_compare` is the CLI's entry: it loads the corpus, compares and
 writes ``subsets.csv``, ``summary.csv``, ``compare.json`` and one bar chart per domain, each file atomically.
 
-References: NOTES.md 4.1-4.3 (metric definitions, aggregation), 5.1 (Table 1).
+References: docs/paper.md §4.1-4.3 (metric definitions, aggregation), 5.1 (Table 1).
 Limits: every tokenizer encodes every text once; nothing is cached between runs.
 """
 
@@ -26,6 +26,7 @@ import numpy as np
 from ..artifacts import atomic_write_json, atomic_write_text
 from ..config import to_dict
 from ..errors import ToksmithError
+from ..progress import progress_bar
 from ..references import BASELINE
 from ..tokenizer import TiktokenTokenizer, Tokenizer, load_tokenizer
 from . import metrics
@@ -33,7 +34,7 @@ from .counting import TextStats, TokenCounts, count_tokens, subset_stats
 
 log = logging.getLogger(__name__)
 
-RENYI_ALPHA = 2.5  # the paper's notebook (NOTES.md 4.2)
+RENYI_ALPHA = 2.5  # the paper's notebook (docs/paper.md §4.2)
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,7 @@ def compare(
     ref_tokens: dict[tuple[str, str], int] = {}
     rows: list[SubsetRow] = []
     summaries: list[TokenizerSummary] = []
-    with _progress(progress, total_work) as advance:
+    with progress_bar(progress, "encoding", total=total_work) as advance:
         for label, tok in loaded:
             hist = np.zeros(tok.vocab_size, dtype=np.int64)
             tok_rows = []
@@ -241,27 +242,6 @@ def compare(
         baseline=loaded[0][0], corpus=corpus_name, renyi_alpha=RENYI_ALPHA,
         domains=tuple(metrics.sort_domains({d for d, _ in keys})), rows=tuple(rows), summaries=tuple(summaries),
     )
-
-
-class _progress:
-    """A rich progress bar over characters encoded (a no-op when disabled)."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total = enabled, total
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda n, desc: None
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn(), transient=True)
-        self.bar.start()
-        task = self.bar.add_task("encoding", total=self.total)
-        return lambda n, desc: self.bar.update(task, advance=n, description=desc)
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.stop()
 
 
 # ---- files --------------------------------------------------------------------------------------------------

@@ -14,8 +14,6 @@ Limits: a ``.jsonl`` file or a directory is used whole (it is taken to be held-o
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 from pathlib import Path
 
@@ -53,21 +51,16 @@ def heldout_from_config(cfg) -> Heldout:
 
 
 def _from_jsonl(path: Path) -> Heldout:
-    opener = gzip.open if path.name.endswith(".gz") else open
+    from ..corpus.sources import check_text, jsonl_records, open_binary
+
     out: Heldout = {}
-    with opener(path, "rt", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                key = (str(rec["domain"]), str(rec["subset"]))
-                text = rec["text"]
-            except (json.JSONDecodeError, KeyError, TypeError) as e:
-                raise ToksmithError(
-                    f"{path} line {lineno}: expected a JSON object with 'text', 'domain' and 'subset' ({e})"
-                ) from None
-            out.setdefault(key, []).append(text)
+    with open_binary(path) as fh:
+        for lineno, rec in jsonl_records(fh, str(path)):
+            where = f"{path}:{lineno}"
+            if "domain" not in rec or "subset" not in rec:
+                raise ToksmithError(f"{where}: expected a JSON object with 'text', 'domain' and 'subset' (keys: {', '.join(rec)})")
+            text = check_text(rec.get("text"), "text", where, list(rec), "each line needs 'text', 'domain' and 'subset'")
+            out.setdefault((str(rec["domain"]), str(rec["subset"])), []).append(text)
     return out
 
 

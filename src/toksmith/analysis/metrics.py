@@ -3,8 +3,8 @@
 Everything here takes plain numbers or arrays (no tokenizer, no I/O), so each formula can be checked by hand.
 
 References: Dagan, Synnaeve & Rozière (ICML 2024) section 2.1 for NSL and the Table 1 aggregation
-(NOTES.md 4.1); the authors' ``tokenizer-bench`` ``process_evals.ipynb`` for bytes/chars per token and Rényi
-efficiency with alpha = 2.5, itself adapted from Zouhar et al. (2023) ``tokenization-scorer`` (NOTES.md 4.2).
+(docs/paper.md §4.1; paper §2.1); the authors' ``tokenizer-bench`` ``process_evals.ipynb`` for bytes/chars per token and Rényi
+efficiency with alpha = 2.5, itself adapted from Zouhar et al. (2023) ``tokenization-scorer`` (docs/paper.md §4.2).
 
 Definitions used throughout toksmith (stated once here):
 
@@ -159,7 +159,7 @@ def sort_domains(domains) -> list[str]:
 
 
 def aggregate(per_subset: Mapping[tuple[str, str], float]) -> Aggregate:
-    """The paper's Table 1 aggregation (NOTES.md 4.1).
+    """The paper's Table 1 aggregation (docs/paper.md §4.1; paper §2.1).
 
     ``domain average = mean over that domain's subsets`` (every subset weighs the same, whatever its size);
     ``overall = mean of the domain averages`` (every domain weighs the same, whatever its number of subsets).
@@ -215,7 +215,7 @@ def fit_saturating(v, y, form: str = "exp", n_grid: int = 400) -> SaturatingFit:
     ``c`` is searched: on a log grid (``min(v)/20`` .. ``20 max(v)`` for ``exp``, 0.01 .. 5 for ``power``), then
     on a finer grid around the best point. Needs at least 3 points.
 
-    Worked example, the paper's code-NSL vocabulary sweep (NOTES.md 5.3, 11 sizes from 10k to 256k):
+    Worked example, the paper's code-NSL vocabulary sweep (docs/paper.md §5.3, 11 sizes from 10k to 256k):
     ``exp`` gives a = 0.728, b = 0.251, c = 29.0k, RMSE 0.0092; ``power`` gives a = 0.668, b = 0.826,
     c = 0.518, RMSE 0.0005, so a power law describes the paper's own numbers 17x better than the exponential.
     """

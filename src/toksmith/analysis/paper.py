@@ -1,14 +1,13 @@
 """Paper check: the paper's Table 1 rows (GPT-2, GPT-4/cl100k, Llama 2) recomputed on our corpus, side by side.
 
-The paper (Dagan et al. 2024, Table 1; NOTES.md 5.1) reports NSL against Llama 2 averaged over its own
+The paper (Dagan et al. 2024, Table 1; docs/paper.md §5.1; paper Table 1) reports NSL against Llama 2 averaged over its own
 held-out sets: code = 23 subsets (21 the-stack languages + markdown, deduplicated code, StackExchange), English =
-4 (b3g, CCNet, Wikipedia-en, MMLU), multilingual = 29 Wikipedia languages, about 1,000 documents each (NOTES.md
-4.3). toksmith's default corpus is different (a few code languages from the running Python's standard library
+4 (b3g, CCNet, Wikipedia-en, MMLU), multilingual = 29 Wikipedia languages, about 1,000 documents each (docs/paper.md §4.3). toksmith's default corpus is different (a few code languages from the running Python's standard library
 and vendored samples, small English and multilingual samples), so the numbers differ; :func:`run_paper_check`
 shows by how much and writes an explanation built from the data actually used (which subsets, how large, which of
 the paper's subsets are missing, which subsets drive each tokenizer's average).
 
-Limits: only the Table 1 values known from NOTES.md are compared (the other rows are not available).
+Limits: only the Table 1 values recorded in docs/paper.md §5.1 are compared (the other rows are not available).
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from .compare import CompareResult, compare, csv_text, write_result
 
 log = logging.getLogger(__name__)
 
-# NOTES.md 5.1 (Table 1, read from the v2 PDF): NSL vs Llama 2, columns Avg / Code / English / Multilingual.
+# docs/paper.md §5.1; paper Table 1 (Table 1, read from the v2 PDF): NSL vs Llama 2, columns Avg / Code / English / Multilingual.
 PAPER_TABLE1: dict[str, dict[str, float]] = {
     "gpt2": {"avg": 1.13, "code": 1.19, "english": 0.86, "multilingual": 1.33},
     "cl100k": {"avg": 0.85, "code": 0.75, "english": 0.84, "multilingual": 0.95},
@@ -34,7 +33,7 @@ PAPER_TABLE1: dict[str, dict[str, float]] = {
 PAPER_ROW_NAMES = {"gpt2": "GPT-2 (50k)", "cl100k": "GPT-4 cl100k (100k)", "llama2": "Llama 2 (32k, baseline)"}
 COLUMNS = ("avg", "code", "english", "multilingual")
 
-# NOTES.md 4.3: the subsets behind the paper's averages.
+# docs/paper.md §4.3: the subsets behind the paper's averages.
 PAPER_SUBSETS = {
     "code": ("c", "c#", "c++", "dart", "elixir", "go", "haskell", "java", "javascript", "kotlin", "lua", "markdown",
              "perl", "php", "python", "ruby", "rust", "scala", "shell", "swift", "typescript", "deduped_code_test",
@@ -147,7 +146,7 @@ def explain(result: CompareResult, data=None) -> str:
         f"Data used here ({result.corpus}), per domain:",
         *_domain_lines(result, data),
         "The paper's data: code from the-stack (21 languages + markdown, deduplicated code, StackExchange), English "
-        "from b3g, CCNet, Wikipedia-en and MMLU, multilingual from 29 Wikipedia languages (NOTES.md 4.3).",
+        "from b3g, CCNet, Wikipedia-en and MMLU, multilingual from 29 Wikipedia languages (docs/paper.md §4.3).",
         "Spread across our subsets (the domain average is their unweighted mean, so a small subset weighs as much "
         "as a large one):",
         *_driver_lines(result),

@@ -11,16 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..artifacts import save_figure
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from ..artifacts import pyplot, save_figure
 
 
 def _save(fig, path: Path) -> Path:
@@ -45,7 +36,7 @@ def _grouped_bars(ax, groups: list[str], series: dict[str, list[float]], baselin
 
 def plot_compare(result, out_dir: str | Path) -> list[Path]:
     """``nsl_<domain>.png`` per domain (bars per subset and tokenizer) and ``nsl_summary.png`` (Table 1)."""
-    plt = _pyplot()
+    plt = pyplot()
     out = Path(out_dir)
     paths = []
     names = [s.tokenizer for s in result.summaries]
@@ -70,7 +61,7 @@ def plot_vocab_sweep(sizes, nsl_by_domain: dict[str, list[float]], fits: dict, p
     """NSL against vocabulary size per domain (points) with its fitted curves (solid: exponential, dotted: power)."""
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     grid = np.linspace(min(sizes), max(sizes), 200)
     for i, (domain, values) in enumerate(nsl_by_domain.items()):
@@ -95,7 +86,7 @@ def plot_vocab_sweep(sizes, nsl_by_domain: dict[str, list[float]], fits: dict, p
 def plot_categorical_sweep(labels: list[str], nsl_by_domain: dict[str, list[float]], path: str | Path,
                            baseline: str, lever: str) -> Path:
     """Grouped bars: NSL per domain (groups) for each preset or mix (bars)."""
-    plt = _pyplot()
+    plt = pyplot()
     groups = list(nsl_by_domain)
     fig, ax = plt.subplots(figsize=(max(6.0, 0.4 * len(groups) * len(labels) + 2), 4))
     _grouped_bars(ax, groups, {lab: [nsl_by_domain[g][i] for g in groups] for i, lab in enumerate(labels)})

@@ -1,9 +1,9 @@
 """The paper's three levers as experiments: train a grid of tokenizers, compare them on one held-out split.
 
-* ``vocab``: vocabulary sizes (the paper: 10k..256k, NOTES.md 5.3); NSL against V per domain is fitted with
+* ``vocab``: vocabulary sizes (the paper: 10k..256k, docs/paper.md §5.3); NSL against V per domain is fitted with
   ``a + b exp(-V/c)`` and with the power law ``a + b (V/1k)^-c`` (:func:`toksmith.analysis.metrics.fit_saturating`);
-* ``preset``: pre-tokenization regexes (gpt4, gpt4-num2, punct, punct-num2, identity, gpt2; NOTES.md 3);
-* ``mix``: training-data shares of code / English / multilingual (NOTES.md 5.2), written ``code=0.7+english=0.3``.
+* ``preset``: pre-tokenization regexes (gpt4, gpt4-num2, punct, punct-num2, identity, gpt2; docs/paper.md §3; paper Table 2);
+* ``mix``: training-data shares of code / English / multilingual (docs/paper.md §5.2; paper §2.3, Fig. 2), written ``code=0.7+english=0.3``.
 
 Every grid point is a ``TrainConfig`` that differs from the base config in one field. Its tokenizer is cached at
 ``<out>/tokenizers/<config_hash>/`` (hash of the full TrainConfig, corpus included), so a repeated or extended

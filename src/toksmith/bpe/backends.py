@@ -42,6 +42,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from ..errors import ToksmithError, unknown_name
+from ..pretokenize import hf_pre_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ IDENTITY_PATTERN = r"[\s\S]+"
 Backend = Callable[..., list[bytes]]
 
 
-def _dedupe(tokens: Iterable[bytes]) -> list[bytes]:
+def dedupe_tokens(tokens: Iterable[bytes]) -> list[bytes]:
     """Keep multi-byte tokens, first occurrence only, in order (two merges can produce the same bytes)."""
     seen: set[bytes] = set()
     out = []
@@ -60,24 +61,6 @@ def _dedupe(tokens: Iterable[bytes]) -> list[bytes]:
             seen.add(t)
             out.append(t)
     return out
-
-
-def hf_pre_tokenizer(pattern: str | None):
-    """The paper's pre-tokenizer: ``Split(Regex(pattern), isolated)`` then ``ByteLevel`` without its own regex."""
-    from tokenizers import Regex
-    from tokenizers import pre_tokenizers as pt
-
-    byte_level = pt.ByteLevel(add_prefix_space=False, use_regex=False)
-    if pattern is None:
-        return byte_level
-    try:
-        regex = Regex(pattern)
-    except Exception as e:  # tokenizers raises a bare Exception for Oniguruma syntax errors
-        raise ToksmithError(
-            f"HF tokenizers (Oniguruma) cannot compile the pattern {pattern!r}: {e}. Python `regex` accepts it; "
-            "write it in the syntax both share, or use the toksmith backend"
-        ) from None
-    return pt.Sequence([pt.Split(regex, behavior="isolated", invert=False), byte_level])
 
 
 def _rust_regex_error(backend: str, pattern: str, e: Exception) -> ToksmithError:
@@ -114,7 +97,7 @@ def train_hf(texts: Iterable[str], *, pattern, n_merges, max_token_length, min_f
     for m in merges:
         a, b = m if isinstance(m, list) else m.split(" ", 1)
         tokens.append(bytelevel_decode(a) + bytelevel_decode(b))
-    return _dedupe(tokens)[:n_merges]
+    return dedupe_tokens(tokens)[:n_merges]
 
 
 def _warn_min_frequency(backend: str, min_frequency: int) -> None:
@@ -134,7 +117,7 @@ def train_rustbpe(texts: Iterable[str], *, pattern, n_merges, max_token_length, 
     except ValueError as e:
         raise _rust_regex_error("rustbpe", split, e) from None
     ranked = sorted(tok.get_mergeable_ranks(), key=lambda x: x[1])
-    tokens = _dedupe(bytes(t) for t, _ in ranked)[:n_merges]
+    tokens = dedupe_tokens(bytes(t) for t, _ in ranked)[:n_merges]
     too_long = sum(len(t) > max_token_length for t in tokens)
     if too_long:
         log.warning("backend rustbpe ignores max_token_length=%d: %d tokens are longer", max_token_length, too_long)
@@ -151,11 +134,11 @@ def train_bpeasy(texts: Iterable[str], *, pattern, n_merges, max_token_length, m
         vocab = bpeasy.train_bpe(iter(texts), split, max_token_length + 1, 256 + n_merges)
     except ValueError as e:
         raise _rust_regex_error("bpeasy", split, e) from None
-    return _dedupe(t for t, _ in sorted(vocab.items(), key=lambda x: x[1]))[:n_merges]
+    return dedupe_tokens(t for t, _ in sorted(vocab.items(), key=lambda x: x[1]))[:n_merges]
 
 
-def _headroom(n_merges: int) -> int:
-    """Merges to ask for so that ``n_merges`` distinct tokens remain after :func:`_dedupe`.
+def merge_headroom(n_merges: int) -> int:
+    """Merges to ask for so that ``n_merges`` distinct tokens remain after :func:`dedupe_tokens`.
 
     Two merges can produce the same bytes ((a, bc) and (ab, c)); the oracle and the native trainer report both,
     HF's trainer reports both but counts the token once. BPE is sequential, so asking for more merges never
@@ -168,8 +151,8 @@ def train_reference(texts: Iterable[str], *, pattern, n_merges, max_token_length
     """The pure-Python oracle (small data only)."""
     from . import reference
 
-    tokens = reference.train(texts, pattern, _headroom(n_merges), max_token_length, min_frequency)
-    return _dedupe(tokens)[:n_merges]
+    tokens = reference.train(texts, pattern, merge_headroom(n_merges), max_token_length, min_frequency)
+    return dedupe_tokens(tokens)[:n_merges]
 
 
 def train_toksmith(texts: Iterable[str], *, pattern, n_merges, max_token_length, min_frequency) -> list[bytes]:
@@ -182,10 +165,10 @@ def train_toksmith(texts: Iterable[str], *, pattern, n_merges, max_token_length,
             "or choose another backend with --backend hf"
         ) from None
     tokens = train_bpe(
-        texts, pattern=pattern, n_merges=_headroom(n_merges), max_token_length=max_token_length,
+        texts, pattern=pattern, n_merges=merge_headroom(n_merges), max_token_length=max_token_length,
         min_frequency=min_frequency,
     )
-    return _dedupe(bytes(t) for t in tokens)[:n_merges]
+    return dedupe_tokens(bytes(t) for t in tokens)[:n_merges]
 
 
 BACKENDS: dict[str, Backend] = {

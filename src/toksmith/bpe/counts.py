@@ -1,6 +1,6 @@
 """Pre-token counts: the output of the counting stage and the input of the merge stage, as a file format of its own.
 
-Training a BPE tokenizer at scale is two stages (issue 8): (a) stream the corpus once, cut it with the
+Training a BPE tokenizer at scale is two stages: (a) stream the corpus once, cut it with the
 pre-tokenization regex and count each distinct pre-token (64-bit counts); (b) learn merges from those counts.
 Stage (b) never sees the corpus again, so one counting pass serves every vocabulary size of a sweep, and counts of
 many shards (made on many machines) are summed before the merges.

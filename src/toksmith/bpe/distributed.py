@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..artifacts import atomic_write_json, sha256_file
+from ..corpus.sources import check_text, jsonl_records, parquet_texts
 from ..errors import ToksmithError
 from ..pretokenize import resolve_pattern
 from . import native
@@ -85,31 +86,29 @@ def shard_info(uri: str) -> dict:
 
 def iter_shard_texts(uri: str, text_field: str = "text") -> Iterator[str]:
     """Documents of one shard: JSONL (``.jsonl``, ``.json``, optionally ``.gz``/``.zst``) or Parquet."""
+    import pyarrow as pa
+
+    try:
+        yield from _shard_texts(uri, text_field)
+    except (OSError, pa.ArrowException) as e:
+        raise ToksmithError(f"cannot read shard {uri!r}: {e}; the file is corrupt or truncated, fix or exclude it") from None
+
+
+def _shard_texts(uri: str, text_field: str) -> Iterator[str]:
     fs, path = _fs_and_path(uri)
     name = path.lower()
+    hint = "pass the right --text-field"
     if name.endswith(".parquet"):
         import pyarrow.parquet as pq
 
         with fs.open_input_file(path) as f:
-            pf = pq.ParquetFile(f)
-            if text_field not in pf.schema_arrow.names:
-                raise ToksmithError(f"shard {uri!r} has no column {text_field!r} (columns: {pf.schema_arrow.names})")
-            for batch in pf.iter_batches(columns=[text_field], batch_size=4096):
-                yield from (t for t in batch.column(0).to_pylist() if t)
+            yield from (t for t, _ in parquet_texts(pq.ParquetFile(f), text_field, f"shard {uri}", hint))
         return
     if not any(name.endswith(ext) for ext in (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst")):
-        raise ToksmithError(f"shard {uri!r}: unknown format; use .jsonl[.gz] or .parquet")
+        raise ToksmithError(f"shard {uri!r}: unknown format; use .jsonl[.gz|.zst] or .parquet")
     with fs.open_input_stream(path, compression="detect") as f:
-        for n, line in enumerate(_lines(f), 1):
-            if not line.strip():
-                continue
-            try:
-                text = json.loads(line)[text_field]
-            except (ValueError, KeyError, TypeError):
-                raise ToksmithError(f"shard {uri!r} line {n}: not a JSON object with a {text_field!r} string") from None
-            if not isinstance(text, str):
-                raise ToksmithError(f"shard {uri!r} line {n}: {text_field!r} is {type(text).__name__}, not str")
-            yield text
+        for n, record in jsonl_records(_lines(f), f"shard {uri}"):
+            yield check_text(record.get(text_field), text_field, f"shard {uri}:{n}", list(record), hint)
 
 
 def _lines(f, block: int = 1 << 22) -> Iterator[bytes]:
@@ -249,11 +248,10 @@ def _run_ray(todo, infos, ckpt, pat, text_field, address, num_cpus, threads, max
                  ignore_reinit_error=True)
     task = ray.remote(_count_shard_task).options(num_cpus=threads, max_retries=0)
     refs = {task.remote(u, text_field, pat, threads, max_unique): u for u in todo}
-    from .native import _progress
+    from ..progress import progress_bar
 
     errors, chars, t0 = [], 0, time.perf_counter()
-    with _progress(progress, f"counting {len(todo)} shards on Ray") as bar:
-        job = bar.add_task("shards", total=None) if bar else None
+    with progress_bar(progress, f"counting {len(todo)} shards on Ray", transient=False) as advance:
         pending = list(refs)
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
@@ -265,8 +263,7 @@ def _run_ray(todo, infos, ckpt, pat, text_field, address, num_cpus, threads, max
                 continue
             _save_shard(ckpt, uri, infos[uri], Counts(pat, blob, lengths, counts, pn, pc), n)
             chars += n
-            if bar:
-                bar.advance(job, n)
+            advance(n)
             log.info("shard %s counted (%.1f M chars/s overall)", uri, chars / 1e6 / (time.perf_counter() - t0))
     if errors:
         _fail(errors, ckpt)

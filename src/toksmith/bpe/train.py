@@ -1,7 +1,7 @@
 """Train a byte-level BPE tokenizer from a corpus config or from texts, and write its directory.
 
 The paper's three levers are the fields of :class:`TrainConfig`: ``vocab_size``, ``preset`` (the
-pre-tokenization regex) and ``corpus`` (the data mix). Ids are fixed by construction (NOTES §2.1): the special
+pre-tokenization regex) and ``corpus`` (the data mix). Ids are fixed by construction (docs/paper.md §2.1): the special
 tokens at ``0..k-1`` (the paper's six by default), the 256 single bytes at ``k..k+255`` (byte ``b`` at ``k+b``),
 then the merged tokens in merge order, so the result has exactly ``vocab_size`` tokens.
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.toml"  # the TrainConfig of the run, loadable with `toksmith train --config`
 
-# The paper's specials, at ids 0..5 in every tokenizer it trained (NOTES §2.1). The first three are also
+# The paper's specials, at ids 0..5 in every tokenizer it trained (docs/paper.md §2.1). The first three are also
 # BOS, EOS and PAD for transformers.
 DEFAULT_SPECIAL_TOKENS: tuple[str, ...] = (
     "<|begin_of_text|>",
@@ -51,9 +50,9 @@ DEFAULT_SPECIAL_TOKENS: tuple[str, ...] = (
 class TrainConfig:
     """One tokenizer training run."""
 
-    vocab_size: int = 32000  # total, counting specials and the 256 bytes; the paper's smallest size (NOTES §2.2)
+    vocab_size: int = 32000  # total, counting specials and the 256 bytes; the paper's smallest size (docs/paper.md §2.2)
     preset: str = "gpt4"  # a name in toksmith.pretokenize.PRESETS or a custom regex; the paper recommends gpt4
-    max_token_length: int = 128  # bytes; "as GPT4's tokenizer" (NOTES §2.2); use less (~32) for identity
+    max_token_length: int = 128  # bytes; "as GPT4's tokenizer" (docs/paper.md §2.2); use less (~32) for identity
     min_frequency: int = 2  # stop when the best pair occurs fewer times: a pair seen once is noise
     special_tokens: tuple[str, ...] = DEFAULT_SPECIAL_TOKENS  # at ids 0..k-1; first three = BOS, EOS, PAD
     backend: str = "hf"  # the paper trained with HF tokenizers; see toksmith.bpe.backends for the others
@@ -114,31 +113,15 @@ class _Stream:
         self.texts, self.chars, self.bytes = 0, 0, 0
         self._it = iter(texts)
         self._total = total_chars
-        self._progress = sys.stderr.isatty() if progress is None else progress
+        self._progress = progress
 
     def __iter__(self) -> Iterator[str]:
-        if not self._progress:
-            yield from self._count(self._it)
-            return
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from ..progress import progress_bar
 
-        columns = [
-            TextColumn("reading corpus"),
-            BarColumn(),
-            TextColumn("{task.completed:,.0f} chars"),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-        ]
-        start = time.perf_counter()
-        with Progress(*columns, transient=True) as bar:
-            task = bar.add_task("corpus", total=self._total, rate="")
-            shown = start
+        with progress_bar(self._progress, "reading corpus", total=self._total) as advance:
             for text in self._count(self._it):
                 yield text
-                now = time.perf_counter()
-                if now - shown > 0.1:  # redraw at most 10 times a second, whatever the text sizes
-                    shown = now
-                    bar.update(task, completed=self.chars, rate=f"{self.chars / (now - start) / 1e6:.1f} M chars/s")
+                advance(len(text))
 
     def _count(self, it: Iterator[str]) -> Iterator[str]:
         for text in it:
@@ -227,7 +210,7 @@ def train_from_counts(counts, cfg: TrainConfig, out_dir: str | Path) -> Path:
     any number of vocabulary sizes. The counts must have been made with ``cfg``'s pre-tokenization pattern. The
     merges are the native trainer's (``backend`` is recorded as ``toksmith``): identical to training on the text.
     """
-    from .backends import _dedupe, _headroom
+    from .backends import dedupe_tokens, merge_headroom
     from .counts import Counts
     from .native import merges_from_counts
 
@@ -239,7 +222,7 @@ def train_from_counts(counts, cfg: TrainConfig, out_dir: str | Path) -> Path:
             "recount with the preset you train with"
         )
     start = time.perf_counter()
-    merged = _dedupe(merges_from_counts(counts, _headroom(cfg.n_merges), max_token_length=cfg.max_token_length,
+    merged = dedupe_tokens(merges_from_counts(counts, merge_headroom(cfg.n_merges), max_token_length=cfg.max_token_length,
                                         min_frequency=cfg.min_frequency))[: cfg.n_merges]
     if len(merged) < cfg.n_merges:
         raise ToksmithError(

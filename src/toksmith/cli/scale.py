@@ -1,4 +1,4 @@
-"""``toksmith count``: pre-token counting as its own stage (issue 8: count once, train many vocabulary sizes).
+"""``toksmith count``: pre-token counting as its own stage (count once, train many vocabulary sizes).
 
 Counts the default corpus' training stream on all cores (``toksmith.bpe.native.count_pretokens``), or sharded
 JSONL/Parquet files as a map-reduce on Ray with per-shard checkpoints (``toksmith.bpe.distributed.count_shards``),

@@ -12,9 +12,10 @@ A completion is the text after the prompt (after the healed-away text ``r`` when
 the first stop sequence. Tokens are counted up to the step a row finished (stop sequence or EOS), so
 ``tokens / wall_s`` is the decoding speed.
 
-The vLLM backend (``backend="vllm"``, or ``"auto"`` when vLLM is installed, a GPU is present and token healing
-is off) passes the same prompts, n, temperature, top-p, max tokens and stop sequences to ``vllm.LLM``. It is
-not exercised by the test suite (no GPU there). Token healing needs the transformers backend.
+The vLLM backend is **experimental**: it runs only with ``backend="vllm"`` (``auto`` always means transformers,
+on CPU and GPU alike; see :func:`choose_backend`) and passes the same prompts, n, temperature, top-p, max tokens
+and stop sequences to ``vllm.LLM``. It is not exercised by the test suite (no GPU there). Token healing needs the
+transformers backend.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class GenerationConfig:
     batch_size: int = 8  # rows (problem, sample) per forward batch
     token_healing: bool = True  # back up the last prompt tokens (the paper's N-step variant)
     healing_tokens: int = 1  # N: prompt tokens to back up
-    backend: str = "auto"  # auto | transformers | vllm
+    backend: str = "auto"  # auto (= transformers) | transformers | vllm (experimental, only when named)
     seed: int = 0  # torch seed per batch: seed + batch index
     add_bos: bool | None = None  # None: as the model's tokenizer_config.json says (add_bos_token)
     device: str = "auto"  # auto: cuda when available, else cpu
@@ -179,22 +180,36 @@ def _generate_batch(model, healer, rows, cfg, bos, batch_index):
     return results, wall
 
 
-def _use_vllm(cfg: GenerationConfig) -> bool:
-    if cfg.backend == "transformers":
-        return False
+def vllm_available() -> bool:
+    """Whether the vllm package imports and a CUDA GPU is present."""
     try:
         import torch
         import vllm  # noqa: F401
-        available = torch.cuda.is_available()
     except ImportError:
-        available = False
-    if cfg.backend == "vllm":
-        if not available:
-            raise ToksmithError("backend 'vllm' needs the vllm package and a CUDA GPU; use --backend transformers")
-        if cfg.token_healing:
-            raise ToksmithError("token healing needs the transformers backend; pass --no-token-healing to use vLLM")
-        return True
-    return available and not cfg.token_healing
+        return False
+    return torch.cuda.is_available()
+
+
+def choose_backend(backend: str, token_healing: bool, has_vllm: bool) -> str:
+    """The generation backend that runs: ``auto`` is always ``transformers`` (the tested path, CPU or GPU).
+
+    vLLM is experimental (not covered by the test suite) and runs only when asked for by name; asking for it
+    without vllm and a GPU, or together with token healing, is an error rather than a silent fallback.
+
+    >>> choose_backend("auto", token_healing=False, has_vllm=True)
+    'transformers'
+    >>> choose_backend("vllm", token_healing=False, has_vllm=True)
+    'vllm'
+    """
+    if backend not in BACKENDS:
+        raise unknown_name("GenerationConfig.backend", backend, BACKENDS)
+    if backend != "vllm":
+        return "transformers"
+    if not has_vllm:
+        raise ToksmithError("backend 'vllm' needs the vllm package and a CUDA GPU; use --backend transformers")
+    if token_healing:
+        raise ToksmithError("token healing needs the transformers backend; pass --no-token-healing to use vLLM")
+    return "vllm"
 
 
 def _generate_vllm(problems: Sequence[Problem], model_dir: Path, cfg: GenerationConfig) -> Iterator[Generation]:
@@ -219,7 +234,7 @@ def generate_completions(problems: Sequence[Problem], model_dir: str | Path, cfg
     ``model_dir``.
     """
     model_dir = Path(model_dir)
-    if model is None and _use_vllm(cfg):
+    if model is None and choose_backend(cfg.backend, cfg.token_healing, cfg.backend == "vllm" and vllm_available()) == "vllm":
         yield from _generate_vllm(problems, model_dir, cfg)
         return
     if cfg.threads:

@@ -10,7 +10,7 @@ produced. Once ``r`` is covered, decoding is free. The completion is what follow
 
 References: Lundberg, "The Art of Prompt Design: Prompt Boundaries and Token Healing" (guidance, 2023; the
 single-step version); Dagan et al. 2024 use an N-step variant and find it critical for Identity tokenizers
-(HumanEval pass@1 ~19% with it, ~0.1% without; NOTES.md §9).
+(HumanEval pass@1 ~19% with it, ~0.1% without; docs/paper.md §9).
 
 Works on the ``toksmith.tokenizer.Tokenizer`` protocol (bytes of each token) and any logits tensor; the
 ``HealingLogitsProcessor`` plugs into ``transformers`` ``generate``. Limits: special tokens are never allowed

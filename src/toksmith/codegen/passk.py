@@ -30,7 +30,7 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
     >>> pass_at_k(200, 1, 100)
     0.5
-    >>> pass_at_k(200, 0, 1), pass_at_k(200, 200, 1), pass_at_k(5, 2, 1)
+    >>> pass_at_k(200, 0, 1), pass_at_k(200, 200, 1), round(pass_at_k(5, 2, 1), 12)
     (0.0, 1.0, 0.4)
     """
     if not (isinstance(n, int) and isinstance(c, int) and isinstance(k, int)):

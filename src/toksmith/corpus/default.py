@@ -7,7 +7,7 @@ English: Python documentation and a Debian handbook (``english-docs``) and Shake
 The vendored files, their provenance and licenses are listed in ``data/README.md`` and ``data/manifest.json``
 (both written by ``scripts/build_default_corpus.py``, which rebuilds them from public packages).
 
-The default mix is the paper's code mix: 70% code, 30% English, 0% multilingual (NOTES §2.2). The multilingual
+The default mix is the paper's code mix: 70% code, 30% English, 0% multilingual (docs/paper.md §2.2). The multilingual
 subsets still have a held-out split (it is computed over all sources, whatever the mix), so NSL can be reported
 per language. Limits: a few MB per language, far from the paper's 10B characters; the Python subset depends on
 the interpreter (its size and content change across Python versions).

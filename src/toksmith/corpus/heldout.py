@@ -4,7 +4,7 @@
 split (:func:`toksmith.corpus.mix.is_heldout`) keeps out of training: the first ``heldout_max_docs`` in file order,
 skipping documents over :data:`~toksmith.corpus.mix.HELDOUT_MAX_CHARS` characters, exact duplicates dropped when
 ``dedup`` is on. It reads **every** source, whatever the mix, so subsets with a 0 share (the default corpus's
-multilingual ones) are still evaluated, as the paper reports multilingual NSL (NOTES §4.3).
+multilingual ones) are still evaluated, as the paper reports multilingual NSL (docs/paper.md §4.3).
 
 The analysis stage calls it often, so the result is memoised in-process and cached on disk at
 ``$TOKSMITH_CACHE`` (default ``~/.cache/toksmith``) as ``heldout-<key>.jsonl.gz``, written atomically. The key

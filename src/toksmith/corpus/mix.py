@@ -1,13 +1,13 @@
 """The training mix: domain shares of a character budget, a seeded interleave, exact dedup and the held-out split.
 
 :class:`CorpusConfig` lists the sources and gives each *domain* a share of ``total_chars`` (the paper's code
-tokenizers: 70% code, 30% English, 0% multilingual; NOTES §2.2). How the budget is spent:
+tokenizers: 70% code, 30% English, 0% multilingual; docs/paper.md §2.2). How the budget is spent:
 
 * **Split within a domain: evenly across its subsets, then evenly across the sources of a subset.** A source that
   runs dry gives what is left of its quota to the other sources of its domain (in proportion to their quotas);
   this is logged, and recorded in :attr:`CorpusStats.dry_sources`.
 * **Interleaved, not chained** (the paper's scripts chain the iterators, so a trainer that stops early sees one
-  domain only, NOTES §2.2): at every step the source furthest behind its quota (smallest emitted/quota ratio)
+  domain only, docs/paper.md §2.2): at every step the source furthest behind its quota (smallest emitted/quota ratio)
   gives its next document; ties go to a seeded order of the sources. The file order of each source and a small
   shuffle buffer are seeded too, so one seed gives one stream and another seed another order.
 * The last document of a source is cut (at a line end when possible) so the source does not overshoot its quota.
@@ -48,10 +48,10 @@ class CorpusConfig:
 
     sources: tuple[SourceConfig, ...]
     mix: dict[str, float] = field(default_factory=dict)  # domain -> share of total_chars; {} = equal shares
-    total_chars: int = 20_000_000  # the budget; the paper used 10B chars (NOTES §2.2), we default to a laptop size
+    total_chars: int = 20_000_000  # the budget; the paper used 10B chars (docs/paper.md §2.2), we default to a laptop size
     seed: int = 0  # file order, shuffle buffers and tie-breaks of the interleave
     heldout_fraction: float = 0.05  # share of documents (by content hash) kept for evaluation, never trained on
-    heldout_max_docs: int = 1000  # cap per subset, as the paper's 1,000 test documents (NOTES §2.4, §4.3)
+    heldout_max_docs: int = 1000  # cap per subset, as the paper's 1,000 test documents (docs/paper.md §2.4, §4.3)
     dedup: bool = True  # drop exact duplicate documents (by 8-byte blake2b digest)
 
     def __post_init__(self) -> None:

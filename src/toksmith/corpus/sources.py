@@ -33,7 +33,7 @@ import logging
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -197,7 +197,7 @@ def detect_format(path: Path, declared: str = "auto") -> str:
     return "text"
 
 
-def _open_binary(path: Path) -> io.BufferedIOBase:
+def open_binary(path: Path) -> io.BufferedIOBase:
     try:
         fh = open(path, "rb")
     except OSError as e:
@@ -230,7 +230,7 @@ def chunk_text(text: str, max_chars: int = MAX_DOC_CHARS) -> list[str]:
 def _text_file_docs(path: Path, stats: CorpusStats) -> Iterator[tuple[str, str]]:
     """(text, source) chunks of one text file; skipped and counted when binary or not UTF-8."""
     n_chunk = 0
-    with _open_binary(path) as fh:
+    with open_binary(path) as fh:
         try:
             head = fh.read(BINARY_SNIFF_BYTES)
             if b"\x00" in head:
@@ -265,39 +265,79 @@ def _text_file_docs(path: Path, stats: CorpusStats) -> Iterator[tuple[str, str]]
                 stats.chunked_documents += 1
 
 
-def _check_text(value: object, field_name: str, where: str, keys: list[str]) -> str:
+def check_text(value: object, field_name: str, where: str, keys: list[str],
+               hint: str = "set SourceConfig.text_field to the right key") -> str:
+    """``value`` if it is a document's text, else a :class:`ToksmithError` naming ``where`` and the field."""
     if value is None:
-        raise ToksmithError(
-            f"{where}: no text field {field_name!r} (keys: {', '.join(map(str, keys)) or 'none'}); "
-            "set SourceConfig.text_field to the right key"
-        )
+        raise ToksmithError(f"{where}: no text field {field_name!r} (keys: {', '.join(map(str, keys)) or 'none'}); {hint}")
     if not isinstance(value, str):
         raise ToksmithError(f"{where}: field {field_name!r} is {type(value).__name__}, not a string")
     return value
 
 
-def _jsonl_docs(path: Path, field_name: str, stats: CorpusStats) -> Iterator[tuple[str, str]]:
-    with _open_binary(path) as fh:
+def jsonl_records(lines: Iterable[bytes], where: str, on_non_utf8: Callable[[int], None] | None = None
+                  ) -> Iterator[tuple[int, dict]]:
+    """``(line number, object)`` for each non-blank line of JSON Lines, the one JSONL parser of toksmith.
+
+    A line that is not UTF-8 goes to ``on_non_utf8(lineno)`` (skipped) or, without it, is an error; a line that
+    is not one JSON object is an error naming ``where:lineno``.
+
+    >>> list(jsonl_records([b'{"text": "a"}', b"", b'{"text": "b"}'], "x.jsonl"))
+    [(1, {'text': 'a'}), (3, {'text': 'b'})]
+    """
+    for lineno, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
         try:
-            for lineno, raw in enumerate(fh, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    stats.skipped_non_utf8 += 1
-                    log.debug("skipped non-UTF-8 line %s:%d", path, lineno)
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise ToksmithError(
-                        f"{path}:{lineno}: not valid JSON ({e.msg}); each line must be one JSON object"
-                    ) from None
-                if not isinstance(record, dict):
-                    raise ToksmithError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
-                text = _check_text(record.get(field_name), field_name, f"{path}:{lineno}", list(record))
-                yield text, f"{path}:{lineno}"
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            if on_non_utf8 is None:
+                raise ToksmithError(f"{where}:{lineno}: not UTF-8; each line must be one JSON object in UTF-8") from None
+            on_non_utf8(lineno)
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ToksmithError(f"{where}:{lineno}: not valid JSON ({e.msg}); each line must be one JSON object") from None
+        if not isinstance(record, dict):
+            raise ToksmithError(f"{where}:{lineno}: expected a JSON object, got {type(record).__name__}")
+        yield lineno, record
+
+
+def read_jsonl(path: str | os.PathLike, field_name: str = "text", hint: str = "set SourceConfig.text_field to the right key"
+               ) -> Iterator[tuple[str, str]]:
+    """``(text, "path:line")`` of each record of a ``.jsonl`` (or ``.jsonl.gz``) file, strictly (no skipping)."""
+    path = Path(path)
+    with open_binary(path) as fh:
+        try:
+            for lineno, record in jsonl_records(fh, str(path)):
+                yield check_text(record.get(field_name), field_name, f"{path}:{lineno}", list(record), hint), f"{path}:{lineno}"
+        except (OSError, EOFError, zlib.error) as e:
+            raise _read_error(path, e) from None
+
+
+def parquet_texts(pf, field_name: str, where: str, hint: str = "set SourceConfig.text_field to the right key"
+                  ) -> Iterator[tuple[str, str]]:
+    """``(text, "where#row")`` of a ``pyarrow.parquet.ParquetFile``'s column ``field_name``, one row group at a time."""
+    names = pf.schema_arrow.names
+    if field_name not in names:
+        check_text(None, field_name, where, names, hint)
+    row = 0
+    for rg in range(pf.num_row_groups):
+        for value in pf.read_row_group(rg, columns=[field_name]).column(0).to_pylist():
+            yield check_text(value, field_name, f"{where}#{row}", names, hint), f"{where}#{row}"
+            row += 1
+
+
+def _jsonl_docs(path: Path, field_name: str, stats: CorpusStats) -> Iterator[tuple[str, str]]:
+    def skipped(lineno: int) -> None:
+        stats.skipped_non_utf8 += 1
+        log.debug("skipped non-UTF-8 line %s:%d", path, lineno)
+
+    with open_binary(path) as fh:
+        try:
+            for lineno, record in jsonl_records(fh, str(path), skipped):
+                yield check_text(record.get(field_name), field_name, f"{path}:{lineno}", list(record)), f"{path}:{lineno}"
         except (OSError, EOFError, zlib.error) as e:
             raise _read_error(path, e) from None
 
@@ -306,22 +346,15 @@ def _parquet_docs(path: Path, field_name: str) -> Iterator[tuple[str, str]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    fh = _open_binary(path)
+    fh = open_binary(path)
     try:
         pf = pq.ParquetFile(fh)
     except (pa.ArrowException, OSError, EOFError, zlib.error) as e:
         fh.close()
         raise _read_error(path, e) from None
     with fh:
-        names = pf.schema_arrow.names
-        if field_name not in names:
-            _check_text(None, field_name, str(path), names)
-        row = 0
         try:
-            for rg in range(pf.num_row_groups):  # one row group in memory at a time
-                for value in pf.read_row_group(rg, columns=[field_name]).column(0).to_pylist():
-                    yield _check_text(value, field_name, f"{path}#{row}", names), f"{path}#{row}"
-                    row += 1
+            yield from parquet_texts(pf, field_name, str(path))
         except (pa.ArrowException, OSError, EOFError) as e:
             raise _read_error(path, e) from None
 
@@ -341,12 +374,12 @@ def _datasets_docs(path: Path, field_name: str) -> Iterator[tuple[str, str]]:
         splits = [("", loaded)]
     for split, ds in splits:
         if field_name not in ds.column_names:
-            _check_text(None, field_name, f"{path}{'/' + split if split else ''}", ds.column_names)
+            check_text(None, field_name, f"{path}{'/' + split if split else ''}", ds.column_names)
         row = 0
         for batch in ds.select_columns([field_name]).iter(batch_size=1000):
             for value in batch[field_name]:
                 where = f"{path}{'/' + split if split else ''}#{row}"
-                yield _check_text(value, field_name, where, ds.column_names), where
+                yield check_text(value, field_name, where, ds.column_names), where
                 row += 1
 
 

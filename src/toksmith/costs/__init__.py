@@ -1,4 +1,4 @@
-"""Vocabulary-size economics: what a vocabulary of size V costs and saves for a model (NOTES.md section 6).
+"""Vocabulary-size economics: what a vocabulary of size V costs and saves for a model (docs/paper.md §6).
 
 * :mod:`.shapes`: model shapes (presets, Hugging Face config.json).
 * :mod:`.nsl`: compression curves NSL(V) and bytes/token.

@@ -7,7 +7,7 @@ width, d_attn = h*d_h, f = FFN size, V vocabulary, B batch, T tokens, NSL(V) tok
 
 References: Kaplan et al. 2020 "Scaling laws for neural language models", Table 1 (forward FLOPs
 ``2N + 2 L n_ctx d_attn``, with N the non-embedding parameters) extended with the output head ``2 V d`` as in
-NOTES.md section 6; KV cache as held by transformers' ``DynamicCache``.
+docs/paper.md §6; KV cache as held by transformers' ``DynamicCache``.
 
 Assumptions and limits (also in docs/costs.md): FLOPs count matrix multiplies only (norms, softmax, rotary and
 the embedding lookup are free); Kaplan's attention term counts Q.K^T once (2 L n_ctx d_attn) as in the brief;

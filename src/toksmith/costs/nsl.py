@@ -1,11 +1,11 @@
 """Compression curves NSL(V): how many tokens a vocabulary of size V needs for a text, relative to the baseline.
 
-NSL (normalized sequence length, NOTES.md 4.1) is ``tokens under T / tokens under Llama 2`` on the same text; the
+NSL (normalized sequence length, docs/paper.md §4.1; paper §2.1) is ``tokens under T / tokens under Llama 2`` on the same text; the
 cost model needs it as a function of V. An :class:`NSLCurve` is one of
 
 * ``fit``: ``NSL(V) = a + b * exp(-V / c)``. The default is the paper's released code sweep (GPT-4 regex, 70% code /
   30% English, 10B characters; ``compression_results.csv`` of github.com/gautierdag/tokenizer-bench, least-squares
-  fit in NOTES.md 5.3: a = 0.722, b = 0.213, c = 39,000, RMSE 0.006 over V = 10k..256k). Note NSL(32k) = 0.816 on
+  fit in docs/paper.md §5.3: a = 0.722, b = 0.213, c = 39,000, RMSE 0.006 over V = 10k..256k). Note NSL(32k) = 0.816 on
   that curve, not 1: the curve describes tokenizers trained like the paper's, the baseline is Llama 2's 32k.
 * ``points``: measured (V, NSL) pairs, linearly interpolated in log V (no extrapolation: the optimizers search
   only inside ``domain``).
@@ -35,11 +35,11 @@ from ..errors import ToksmithError
 # tests/costs checks the measure stays within 10%).
 DEFAULT_BASELINE_BYTES_PER_TOKEN = 3.58
 
-# Fit of the paper's code NSL sweep (NOTES.md 5.3), relative to Llama 2's 32k tokenizer. Refitting all 11 points
+# Fit of the paper's code NSL sweep (docs/paper.md §5.3), relative to Llama 2's 32k tokenizer. Refitting all 11 points
 # with fit_exp gives a=0.728 b=0.251 c=29k (RMSE 0.009; this fit: 0.012); without the 10k point a=0.721 b=0.199
-# c=41k, so NOTES' fit behaves like one that gives little weight to 10k. Kept as the brief's documented default.
+# c=41k, so the documented fit behaves like one that gives little weight to 10k. Kept as the documented default (docs/paper.md §5.3).
 PAPER_CODE_FIT = (0.722, 0.213, 39_000.0)
-# The sweep points themselves (code NSL, NOTES.md 5.3), for plots and for a points curve.
+# The sweep points themselves (code NSL, docs/paper.md §5.3), for plots and for a points curve.
 PAPER_CODE_POINTS = ((10_000, 0.919), (16_000, 0.865), (24_000, 0.827), (32_000, 0.805), (48_000, 0.779),
                      (64_000, 0.764), (80_000, 0.754), (100_000, 0.745), (128_000, 0.736), (200_000, 0.721),
                      (256_000, 0.714))
@@ -104,17 +104,17 @@ class NSLCurve:
 
 
 def paper_code_curve() -> NSLCurve:
-    """The default curve: the paper's code NSL sweep fitted as a + b*exp(-V/c) (NOTES.md 5.3)."""
+    """The default curve: the paper's code NSL sweep fitted as a + b*exp(-V/c) (docs/paper.md §5.3)."""
     a, b, c = PAPER_CODE_FIT
     return NSLCurve("fit", a, b, c, points=PAPER_CODE_POINTS,
-                    source="paper code sweep fit a=0.722 b=0.213 c=39k (NOTES.md 5.3, tokenizer-bench CSV)")
+                    source="paper code sweep fit a=0.722 b=0.213 c=39k (docs/paper.md §5.3, tokenizer-bench CSV)")
 
 
 def fit_exp(points: Sequence[tuple[float, float]], source: str = "fitted points") -> NSLCurve:
     """Least-squares fit of ``NSL = a + b*exp(-V/c)`` to (V, NSL) points.
 
     For each c on a log grid (1k..1M) the model is linear in (a, b), solved exactly; the c with the smallest
-    squared error wins. On the paper's sweep this gives a ~ 0.72, b ~ 0.21, c ~ 39k (NOTES.md 5.3).
+    squared error wins. On the paper's sweep this gives a ~ 0.72, b ~ 0.21, c ~ 39k (docs/paper.md §5.3).
     """
     if len(points) < 3:
         raise ToksmithError(f"fitting a + b*exp(-V/c) needs at least 3 (V, NSL) points, got {len(points)}")
@@ -172,7 +172,7 @@ def default_code_texts(files: Iterable[str] = DEFAULT_CODE_FILES) -> list[str]:
 
 
 def bytes_per_token(tokenizer, texts: Sequence[str]) -> float:
-    """``sum(UTF-8 bytes) / sum(tokens)`` over ``texts`` (NOTES.md 4.2); no BOS/EOS are counted."""
+    """``sum(UTF-8 bytes) / sum(tokens)`` over ``texts`` (docs/paper.md §4.2); no BOS/EOS are counted."""
     n_bytes = sum(len(t.encode("utf-8")) for t in texts)
     n_tokens = sum(len(ids) for ids in tokenizer.encode_batch(list(texts)))
     if n_tokens == 0:

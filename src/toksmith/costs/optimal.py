@@ -10,7 +10,7 @@
 
 Both are found by a dense search (1,500 log-spaced V) between ``v_min`` and ``v_max`` (default 8k..512k, cut to
 the NSL curve's domain); an optimum on a bound is flagged (``at_bound``) and printed as "<=" or ">=".
-References: NOTES.md section 6 (formulas reconstructed there; its illustration is our sanity check).
+References: docs/paper.md §6 (formulas reconstructed there; its illustration is our sanity check).
 Limits: the optimum is only as good as NSL(V) outside the range it was measured on (10k..256k for the default).
 """
 
@@ -106,15 +106,6 @@ def llama_family(d_models=(512, 768, 1024, 1536, 2048, 3072, 4096, 5120, 6144, 8
     return out
 
 
-def _setup_matplotlib():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _distinct(shapes: list[ModelShape]) -> list[ModelShape]:
     """Shapes with the same body (layers, widths, heads, FFN, tie) drawn once, named "a = b"."""
     out: dict[tuple, ModelShape] = {}
@@ -156,9 +147,9 @@ def plot_cost_curves(shapes: list[ModelShape], comp: Compression, path: str | Pa
                      v_min: float = V_MIN, v_max: float = V_MAX) -> Path:
     """Left: FLOPs per byte vs V for each shape, relative to its own minimum (dot = inference optimum). Right:
     weights + KV memory vs V for ``memory_model`` at several batch sizes, relative to each one's minimum."""
-    from ..artifacts import save_figure
+    from ..artifacts import pyplot, save_figure
 
-    plt = _setup_matplotlib()
+    plt = pyplot()
     grid = search_grid(comp, v_min, v_max)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 5))
     for s in _distinct(shapes):
@@ -204,10 +195,10 @@ def plot_optimum_trends(shapes: list[ModelShape], comp: Compression, path: str |
     """Three panels: inference-optimal V vs non-embedding parameters (presets + a Llama-like family, for two
     context lengths); memory-optimal V vs batch (one line per sequence length); memory-optimal V vs sequence
     length (one line per batch). Hollow markers: the optimum sits on the searched range's edge."""
-    from ..artifacts import save_figure
+    from ..artifacts import pyplot, save_figure
     from .model import nonembedding_params
 
-    plt = _setup_matplotlib()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(17, 5))
     ax = axes[0]
     fam = llama_family()

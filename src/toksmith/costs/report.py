@@ -4,7 +4,7 @@
 attention context); :func:`run_cost` returns a :class:`CostReport` (one row per model and V, the two optima per
 model) and, given ``out_dir``, writes ``cost.json``, ``cost_curves.png`` and ``optimal_v.png`` there.
 
-The NSL curve is named by ``nsl``: ``paper-fit`` (default, NOTES.md 5.3 fit), ``paper-points`` (the sweep
+The NSL curve is named by ``nsl``: ``paper-fit`` (default, docs/paper.md §5.3 fit), ``paper-points`` (the sweep
 interpolated in log V), a JSON file (keys a, b, c and/or points), or ``tokenizers:NAME,NAME,...`` (NSL of real
 tokenizers measured on the default code text against Llama 2, interpolated; three or more can be fitted with
 ``nsl_fit = true``). Formulas: :mod:`toksmith.costs.model`, :mod:`toksmith.costs.optimal`, docs/costs.md.
@@ -75,7 +75,7 @@ def resolve_curve(spec: str, fit: bool = False) -> NSLCurve:
         return paper_code_curve()
     if spec == "paper-points":
         return NSLCurve("points", points=PAPER_CODE_POINTS,
-                        source="paper code sweep points (NOTES.md 5.3), log-V interp.")
+                        source="paper code sweep points (docs/paper.md §5.3), log-V interp.")
     if spec.startswith("tokenizers:"):
         from ..references import BASELINE, load_reference
         from ..tokenizer import load_tokenizer

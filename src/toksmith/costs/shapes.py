@@ -7,7 +7,7 @@ SmolLM; ``gpt2``: LayerNorm with biases, two-matrix MLP with biases, learned pos
 
 Shapes come from :data:`SHAPES` (named presets), a Hugging Face ``config.json`` (or a model directory holding one),
 or are built directly. The presets copy the public ``config.json`` of each model (their totals equal the published
-parameter counts, see tests/costs; the paper's 1.5B is the GPT-2 XL shape, NOTES.md section 7).
+parameter counts, see tests/costs; the paper's 1.5B is the GPT-2 XL shape, docs/paper.md §7; paper §3).
 
 Limits: no MoE, no sliding-window KV saving, no Gemma-style embedding scaling (it does not change the counts but
 other families may add parameters this model does not know; :func:`shape_from_hf_config` then warns).
@@ -95,7 +95,7 @@ def _llama(name: str, L: int, d: int, h: int, kv: int, ff: int, V: int, tie: boo
 
 # Named presets, one source of truth (copied from each model's published config.json).
 SHAPES: dict[str, ModelShape] = {
-    # The paper's 1.5B models use the GPT-2 XL architecture (NOTES.md section 7), with the Llama tokenizer (V=32k).
+    # The paper's 1.5B models use the GPT-2 XL architecture (docs/paper.md §7; paper §3), with the Llama tokenizer (V=32k).
     "paper-1.5b": ModelShape("paper-1.5b", 48, 1600, 25, 25, 6400, 32000, True, 1024, arch="gpt2",
                              qkv_bias=True, o_bias=True, mlp_bias=True),
     "gpt2-xl": ModelShape("gpt2-xl", 48, 1600, 25, 25, 6400, 50257, True, 1024, arch="gpt2",

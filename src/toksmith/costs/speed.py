@@ -279,10 +279,9 @@ def load_speed_report(path: str | Path) -> SpeedReport:
 
 def plot_speed(report: SpeedReport, path: str | Path) -> Path:
     """Left: measured time ratios (wall, CPU) and the FLOPs prediction vs V. Right: bytes/s per tokenizer."""
-    from ..artifacts import save_figure
-    from .optimal import _setup_matplotlib
+    from ..artifacts import pyplot, save_figure
 
-    plt = _setup_matplotlib()
+    plt = pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     vs = [r.vocab_size for r in report.vocab]
     ax1.plot(vs, [r.measured_ratio for r in report.vocab], "o-", label="measured wall time t(V) / t(V0)")

@@ -12,11 +12,11 @@ Limits: the last partial block of the stream is dropped.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from ..corpus.sources import read_jsonl
 from ..errors import ToksmithError
 
 
@@ -33,7 +33,7 @@ def read_texts(spec: str | os.PathLike) -> list[str]:
         except UnicodeDecodeError:
             continue  # binary file in a source tree
         if f.suffix == ".jsonl":
-            out += [json.loads(line)["text"] for line in text.splitlines() if line.strip()]
+            out += [t for t, _ in read_jsonl(f, "text", "each line needs a 'text' string")]
         elif text:
             out.append(text)
     if not out:

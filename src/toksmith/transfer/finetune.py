@@ -51,7 +51,7 @@ class FinetuneConfig:
     seq_len: int = 512
     batch_size: int = 8
     grad_accum: int = 1
-    lr: float = 3e-4  # Code Llama's 7B peak LR (NOTES section 7)
+    lr: float = 3e-4  # Code Llama's 7B peak LR (docs/paper.md §7; paper §3)
     min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
     warmup_steps: int = 20
     steps: int = 200  # length of the schedule
@@ -335,12 +335,9 @@ def save_final(accelerator, model, model_dir: Path, path: Path) -> Path:
 
 def plot_curve(records: list[dict], path: Path, title: str = "finetune") -> Path:
     """Training loss (left) and held-out bits per byte (right) against the step, as a PNG."""
-    import matplotlib
+    from ..artifacts import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..artifacts import save_figure
+    plt = pyplot()
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     tr = [(r["step"], r["loss"]) for r in records if "loss" in r]

@@ -1,6 +1,6 @@
 """The ``toksmith`` training backend: native pre-token counting and BPE merges (C++ extension ``_core``).
 
-Two stages (issue 8): :func:`count_pretokens` streams texts once, splits them with the pre-tokenization regex and
+Two stages: :func:`count_pretokens` streams texts once, splits them with the pre-tokenization regex and
 counts distinct pre-tokens with 64-bit counts in worker threads (the GIL is released), giving a
 :class:`~toksmith.bpe.counts.Counts`; :func:`merges_from_counts` learns BPE merges from counts with an incremental
 pair index and a lazily invalidated max-heap (no recount per merge). :func:`train_bpe` chains them and has the
