@@ -1,0 +1,159 @@
+"""Helpers the commands share: flags derived from the config dataclasses, list and size flags, tables that fit.
+
+* :func:`config_option` makes a ``typer.Option`` for one dataclass field: its default and help come from the
+  dataclass (the field's ``# comment`` is the help text), so a default changed there shows up in ``--help``. The
+  option's value is ``None`` when the flag is not given: the command passes only given flags to the config.
+* :func:`size` / :func:`sizes` read ``32k``, ``32000``, ``32_000`` (:func:`toksmith.config.parse_size`).
+* :func:`split_list` merges a repeated flag and comma-separated values, keeping every value given.
+* :func:`print_tables` prints rich tables at the terminal's width and switches a table that does not fit (a pipe
+  is 80 columns) to a compact one-line-per-cell layout instead of cutting cells to ``1…``.
+* :func:`tokenizer_name` resolves the library's aliases (``r50k``, ``gpt4``, ``llama``...) for every command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import io
+import re
+import tokenize
+from typing import Any, Optional
+
+import typer
+
+from ..config import parse_size
+
+
+@functools.lru_cache(maxsize=None)
+def field_comments(cls: type) -> dict[str, str]:
+    """``{field: its trailing # comment}`` read from the class source (the dataclass documents its fields so)."""
+    out: dict[str, str] = {}
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return out
+    names = {f.name for f in dataclasses.fields(cls)}
+    current = None
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.NAME and tok.start[1] == 4 and tok.string in names and current is None:
+            current = tok.string
+        elif tok.type == tokenize.COMMENT and current is not None:
+            out.setdefault(current, tok.string.lstrip("#").strip())
+        elif tok.type == tokenize.NEWLINE:
+            current = None
+    return out
+
+
+def config_default(cls: type, name: str) -> Any:
+    """The default of dataclass field ``name`` (``default_factory`` called)."""
+    f = {f.name: f for f in dataclasses.fields(cls)}[name]
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        return f.default_factory()  # type: ignore[misc]
+    raise KeyError(f"{cls.__name__}.{name} has no default")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value)) or "none"
+    if value is None:
+        return "auto"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:_}" if value >= 10_000 else str(value)
+    return str(value)
+
+
+def config_option(cls: type, name: str, *decls: str, help: str | None = None, show: Any = dataclasses.MISSING,
+                  **kwargs: Any) -> Any:
+    """A ``typer.Option(None, ...)`` for ``cls.name``: help from the field's comment, default shown from the field.
+
+    ``help`` replaces the comment; ``show`` replaces the shown default (for a field whose default is computed).
+    """
+    text = help if help is not None else field_comments(cls).get(name, "")
+    default = config_default(cls, name) if show is dataclasses.MISSING else show
+    return typer.Option(None, *decls, help=text, show_default=_shown(default), **kwargs)
+
+
+def size(value: Optional[str], flag: str) -> Optional[int]:
+    """``--vocab-size 32k`` -> 32000 (``None`` stays ``None``); a bad value names ``flag``."""
+    return None if value is None else parse_size(value, flag)
+
+
+def split_list(values: Optional[list[str]] | str, flag: str = "") -> list[str]:
+    """Every value of a repeatable, comma-separated flag, in order: ``["a,b", "c"]`` -> ``["a", "b", "c"]``."""
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    return [part.strip() for v in values for part in v.split(",") if part.strip()]
+
+
+def sizes(values: Optional[list[str]] | str, flag: str) -> tuple[int, ...]:
+    """``--vocab 32k,64k --vocab 128k`` -> (32000, 64000, 128000)."""
+    from ..errors import ToksmithError
+
+    out = tuple(parse_size(v, flag) for v in split_list(values, flag))
+    if not out and values is not None:
+        raise ToksmithError(f"{flag}: give at least one size, e.g. {flag} 32k,64k")
+    return out
+
+
+def tokenizer_name(spec: str) -> str:
+    """A reference alias (``r50k``, ``gpt4``, ``llama``...) to its canonical name; anything else unchanged."""
+    from ..references import ALIASES
+
+    return ALIASES.get(spec, spec)
+
+
+_FIELD_RE = re.compile(r"\b[A-Z][A-Za-z]+Config\.([a-z_]+)\b")
+
+
+def flag_message(message: str, flags: dict[str, str] | None = None) -> str:
+    """Rewrite ``SomeConfig.field`` in a library message as the CLI flag (``--field``), so errors speak CLI."""
+    flags = flags or {}
+    return _FIELD_RE.sub(lambda m: flags.get(m.group(1), "--" + m.group(1).replace("_", "-")), message)
+
+
+def table_console(min_width: int = 0):
+    """A rich console for tables (stdout); ``min_width`` widens a piped console (80 columns) for wide layouts."""
+    from rich.console import Console
+
+    console = Console()
+    if min_width and console.width < min_width and not console.is_terminal:
+        console = Console(width=min_width)
+    return console
+
+
+def _compact(table) -> list[str]:
+    """A table as plain lines: one block per row, ``column: value`` per cell (nothing cut)."""
+    from rich.text import Text
+
+    def plain(cell: Any) -> str:
+        return cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain
+
+    cols = table.columns
+    lines = [plain(table.title)] if table.title else []
+    n_rows = max((len(c._cells) for c in cols), default=0)
+    for i in range(n_rows):
+        cells = [plain(c._cells[i]) if i < len(c._cells) else "" for c in cols]
+        head = cells[0].strip()
+        rest = "; ".join(f"{plain(c.header)} {v}" for c, v in zip(cols[1:], cells[1:]) if v.strip())
+        lines.append(f"{head}: {rest}" if head else rest)
+    return lines
+
+
+def print_tables(*renderables: Any, console=None) -> None:
+    """Print tables and lines; a table wider than the console is printed in the compact layout instead."""
+    from rich.table import Table
+
+    console = console or table_console()
+    for r in renderables:
+        if isinstance(r, Table) and console.measure(r).maximum > console.width:
+            for line in _compact(r):
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            console.print(r)
