@@ -4,29 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import math
+
 import typer
 
 from . import app
+from .options import print_tables, sizes, split_list, tokenizer_name
 
 _PRESETS_HELP = "model preset, config.json or model dir (repeat); default: all presets"
 
 
 def _ints(text: str, what: str) -> tuple[int, ...]:
-    from ..errors import ToksmithError
+    return sizes(text, what)
 
-    out = []
-    for part in text.split(","):
-        part = part.strip().lower()
-        if not part:
-            continue
-        mult = 1000 if part.endswith("k") else 1
-        try:
-            out.append(int(float(part.rstrip("k")) * mult))
-        except ValueError:
-            raise ToksmithError(f"{what}: {part!r} is not a number (write e.g. 32000,64k,128k)") from None
-    if not out:
-        raise ToksmithError(f"{what}: give at least one number")
-    return tuple(out)
+
+def _nsl_spec(spec: str) -> str:
+    """``tokenizers:gpt4,r50k`` -> ``tokenizers:cl100k,gpt2`` (the library's aliases); other specs unchanged."""
+    if not spec.startswith("tokenizers:"):
+        return spec
+    return "tokenizers:" + ",".join(tokenizer_name(n) for n in split_list(spec.split(":", 1)[1]))
+
+
+def _num(value: float, fmt: str) -> str:
+    return format(value, fmt) if math.isfinite(value) else "n/a"
 
 
 @app.command("cost")
@@ -52,7 +52,8 @@ def cost(
     from ..costs.report import CostConfig, run_cost
 
     cfg = CostConfig(
-        **({"models": tuple(model)} if model else {}), vocab_sizes=_ints(vocab, "--vocab"), nsl=nsl,
+        **({"models": tuple(split_list(model))} if model else {}), vocab_sizes=_ints(vocab, "--vocab"),
+        nsl=_nsl_spec(nsl),
         nsl_fit=nsl_fit, baseline_bytes_per_token=bytes_per_token or DEFAULT_BASELINE_BYTES_PER_TOKEN,
         dtype=dtype, kv_dtype=kv_dtype, batch=batch, seq_tokens=seq_tokens, seq_bytes=seq_bytes, n_ctx=n_ctx,
         fixed_context=fixed_context, v_min=v_min, v_max=v_max, out_dir=str(out),
@@ -66,7 +67,8 @@ def _print_cost(report) -> None:
 
     cfg = report.config
     console = Console()
-    console = Console(width=max(console.width, 170))  # wide tables stay readable when piped
+    lo, hi = report.curve.domain
+    tables = []
     t = Table(title=f"optimal vocabulary (batch {cfg.batch}, seq {cfg.seq_ref_tokens:g} baseline tokens, "
                     f"n_ctx {cfg.n_ctx}, {cfg.dtype} weights, {cfg.kv_dtype} KV)")
     for col in ("model", "params", "own V", "V* inference", "FLOPs/byte saved vs 32k", "speed at V*inf",
@@ -74,9 +76,9 @@ def _print_cost(report) -> None:
         t.add_column(col, justify="left" if col == "model" else "right")
     for s in report.summaries:
         t.add_row(s.model, f"{s.params / 1e9:.3f}B", f"{s.own_vocab:,}", s.inference_optimum.label(),
-                  f"{s.flops_saved_vs_32k:.1%}", f"{s.speed_at_inference_optimum:.3f}x", s.memory_optimum.label(),
-                  f"{s.memory_gb_at_own_vocab:.2f}", f"{s.memory_gb_at_optimum:.2f}")
-    console.print(t)
+                  _num(s.flops_saved_vs_32k, ".1%"), f"{s.speed_at_inference_optimum:.3f}x", s.memory_optimum.label(),
+                  _num(s.memory_gb_at_own_vocab, ".2f"), f"{s.memory_gb_at_optimum:.2f}")
+    tables.append(t)
     t = Table(title="cost per vocabulary size (speed: bytes/s vs Llama 2 32k tokenizer; compute- / memory-bound)")
     for col in ("model", "V", "NSL", "vocab params", "share", "weights GB", "KV GB", "logits/step MB",
                 "GFLOP/token", "GFLOP/byte", "context kB", "speed cb", "speed mb"):
@@ -86,9 +88,20 @@ def _print_cost(report) -> None:
                   f"{r.vocab_share:.1%}", f"{r.weight_gb:.2f}", f"{r.kv_gb:.3f}", f"{r.logits_step_mb:.2f}",
                   f"{r.gflops_per_token:.3f}", f"{r.gflops_per_byte:.3f}", f"{r.effective_context_kb:.1f}",
                   f"{r.relative_speed:.3f}", f"{r.relative_speed_membound:.3f}")
-    console.print(t)
+    tables.append(t)
+    print_tables(*tables, console=console)
     console.print(f"NSL(V): {report.curve.source}; baseline bytes/token {cfg.baseline_bytes_per_token:g}; "
                   "speed at V*inf is bytes/s vs the Llama 2 tokenizer (NSL 1), compute-bound")
+    if math.isfinite(hi):
+        skipped = sorted(v for v in cfg.vocab_sizes if not lo <= v <= hi)
+        console.print(f"the measured NSL curve is valid for V = {lo:,.0f}..{hi:,.0f} only (no extrapolation): "
+                      f"optima searched there; n/a where a value needs V outside it"
+                      + (f"; skipped --vocab {', '.join(f'{v:,}' for v in skipped)}" if skipped else "")
+                      + ". Measure 3+ tokenizers with --nsl-fit to extrapolate with a fitted curve")
+    elif report.curve.points:
+        vs = [v for v, _ in report.curve.points]
+        console.print(f"the NSL fit rests on V = {min(vs):,.0f}..{max(vs):,.0f}; values outside are extrapolated "
+                      "with the fit")
     for name, path in report.files.items():
         console.print(f"wrote {name}: {path}")
 
@@ -114,7 +127,7 @@ def speed(
 
     cfg = SpeedConfig(
         model=model, vocab_sizes=_ints(vocab, "--vocab"),
-        tokenizers=tuple(t.strip() for t in tokenizers.split(",") if t.strip()), prompt_tokens=prompt_tokens,
+        tokenizers=tuple(tokenizer_name(t) for t in split_list(tokenizers)), prompt_tokens=prompt_tokens,
         new_tokens=new_tokens, prompt_bytes=prompt_bytes, gen_bytes=gen_bytes, batch=batch, repeats=repeats,
         threads=threads, device=device, dtype=dtype, out_dir=str(out),
     )
@@ -126,7 +139,7 @@ def _print_speed(report) -> None:
     from rich.table import Table
 
     console = Console()
-    console = Console(width=max(console.width, 150))
+    tables = []
     c = report.config
     t = Table(title=f"{report.shape.name} generate(): {c.new_tokens} new tokens after {c.prompt_tokens}, batch "
                     f"{c.batch}, {report.device} {report.dtype}, {report.threads} threads (median of {c.repeats})")
@@ -137,10 +150,14 @@ def _print_speed(report) -> None:
         t.add_row(f"{r.vocab_size:,}", f"{r.seconds:.3f}", f"{r.tokens_per_s:.1f}", f"{r.bytes_per_token:.2f}",
                   f"{r.bytes_per_s:.1f}", f"{r.gflops:.2f}", f"{r.predicted_ratio:.3f}", f"{r.measured_ratio:.3f}",
                   f"{r.error:+.1%}", f"{r.cpu_seconds:.3f}", f"{r.measured_ratio_cpu:.3f}", f"{r.error_cpu:+.1%}")
-    console.print(t)
+    print_tables(t, console=console)
     console.print(f"affine fit t = t0 + F/R ({'CPU' if report.device == 'cpu' else 'wall'} time): "
                   f"t0 = {report.overhead_s:.3f} s per call, R = "
                   f"{report.achieved_gflops_per_s:.2f} GFLOP/s")
+    if report.overhead_s < 0:
+        console.print(f"[bold yellow]warning:[/] the fitted per-call overhead t0 = {report.overhead_s:.3f} s is "
+                      "negative, which is not physical: the timings are too noisy or too few for the affine fit "
+                      "(raise --repeats or --new-tokens, or pin --threads); read R with care")
     if report.tokenizers:
         t = Table(title=f"same model shape, {c.gen_bytes} bytes of code generated per run")
         for col in ("tokenizer", "V", "bytes/token", "prompt tok", "new tok", "seconds", "tokens/s", "bytes/s",
@@ -151,6 +168,6 @@ def _print_speed(report) -> None:
                       str(r.new_tokens), f"{r.seconds:.3f}", f"{r.tokens_per_s:.1f}", f"{r.bytes_per_s:.1f}",
                       f"{r.predicted_speedup:.3f}x", f"{r.measured_speedup:.3f}x", f"{r.error:+.1%}",
                       f"{r.cpu_seconds:.3f}", f"{r.measured_speedup_cpu:.3f}x", f"{r.error_cpu:+.1%}")
-        console.print(t)
+        print_tables(t, console=console)
     for name, path in report.files.items():
         console.print(f"wrote {name}: {path}")

@@ -146,13 +146,20 @@ def _compact(table) -> list[str]:
     return lines
 
 
+def _natural_width(console, table) -> int:
+    """The width ``table`` needs with no cell wrapped or cut."""
+    from rich.measure import Measurement
+
+    return Measurement.get(console, console.options.update_width(100_000), table).maximum
+
+
 def print_tables(*renderables: Any, console=None) -> None:
     """Print tables and lines; a table wider than the console is printed in the compact layout instead."""
     from rich.table import Table
 
     console = console or table_console()
     for r in renderables:
-        if isinstance(r, Table) and console.measure(r).maximum > console.width:
+        if isinstance(r, Table) and _natural_width(console, r) > console.width:
             for line in _compact(r):
                 console.print(line, markup=False, highlight=False, soft_wrap=True)
         else:

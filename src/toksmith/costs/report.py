@@ -130,9 +130,23 @@ class CostReport:
     files: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"config": asdict(self.config), "curve": asdict(self.curve),
-                "rows": [asdict(r) for r in self.rows], "summaries": [asdict(s) for s in self.summaries],
-                "files": self.files}
+        """Plain, strict-JSON data: a value the curve cannot give (NaN: V outside its range) is ``null``."""
+        lo, hi = self.curve.domain
+        return _finite({"config": asdict(self.config), "curve": asdict(self.curve),
+                        "valid_vocab_range": [lo, hi if math.isfinite(hi) else None],
+                        "rows": [asdict(r) for r in self.rows], "summaries": [asdict(s) for s in self.summaries],
+                        "files": self.files})
+
+
+def _finite(obj):
+    """NaN/inf floats -> None, recursively (cost.json is strict JSON)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def cost_row(shape, V: int, comp: Compression, cfg: CostConfig) -> CostRow:
@@ -201,5 +215,5 @@ def write_cost_outputs(cfg: CostConfig, comp: Compression, shapes, rows, summari
                                              cfg.kv_dtype, v_min=cfg.v_min, v_max=cfg.v_max)),
     }
     report = CostReport(cfg, comp.curve, rows, summaries, files)
-    files["json"] = str(atomic_write_json(out / "cost.json", report.to_json()))
+    files["json"] = str(atomic_write_json(out / "cost.json", report.to_json(), strict=True))
     return files
