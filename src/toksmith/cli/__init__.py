@@ -56,8 +56,12 @@ def main(argv: list[str] | None = None) -> None:
         app(args=args, standalone_mode=False)
     except ToksmithError as e:
         from rich.console import Console
+        from rich.markup import escape
 
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+        from .options import command_flags, flag_message
+
+        message = flag_message(str(e), command_flags(args))
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
         sys.exit(2)
     except typer.Exit as e:
         sys.exit(e.exit_code)

@@ -85,7 +85,7 @@ def _print_table(stats: dict) -> None:
     console = Console(width=max(console.width, 110))  # 9 columns: keep them readable when piped (rich's 80)
     console.print(t)
     console.print(
-        f"files {stats['files']:,}; skipped: {stats['skipped_binary']} binary, {stats['skipped_non_utf8']} non-UTF-8; "
+        f"files {stats['files']:,}; skipped: {stats['skipped_binary']} binary, {stats['skipped_non_utf8']} non-UTF-8 (text files or JSONL lines); "
         f"{stats['duplicates']} duplicates dropped; {stats['chunked_documents']} long documents split"
     )
 

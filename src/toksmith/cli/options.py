@@ -110,12 +110,41 @@ def tokenizer_name(spec: str) -> str:
 
 
 _FIELD_RE = re.compile(r"\b[A-Z][A-Za-z]+Config\.([a-z_]+)\b")
+_FIELD_FLAGS = {"total_chars": "chars", "max_docs_per_subset": "max_docs", "num_threads": "threads",
+                "out_dir": "out"}  # config fields whose flag has another name
 
 
-def flag_message(message: str, flags: dict[str, str] | None = None) -> str:
-    """Rewrite ``SomeConfig.field`` in a library message as the CLI flag (``--field``), so errors speak CLI."""
-    flags = flags or {}
-    return _FIELD_RE.sub(lambda m: flags.get(m.group(1), "--" + m.group(1).replace("_", "-")), message)
+def command_flags(args: list[str]) -> dict[str, str]:
+    """``{config field: flag}`` for the flags of the command in ``args`` that the user actually typed."""
+    import typer.main
+
+    from . import app
+
+    typed = {a.split("=", 1)[0] for a in args if a.startswith("--")}
+    words = [a for a in args if not a.startswith("-")]
+    try:
+        group = typer.main.get_command(app)
+        cmd = getattr(group, "commands", {}).get(words[0]) if words else None  # typer vendors click: duck-type
+    except Exception:  # noqa: BLE001 - messages only; never hide the real error
+        return {}
+    out = {}
+    for p in getattr(cmd, "params", []):
+        flag = next((o for o in p.opts if o.startswith("--")), None)
+        if flag in typed and p.name:
+            out[p.name] = flag
+    for field_name, param in _FIELD_FLAGS.items():
+        if param in out:
+            out.setdefault(field_name, out[param])
+    return out
+
+
+def flag_message(message: str, flags: dict[str, str]) -> str:
+    """Rewrite ``SomeConfig.field`` in a library message as the flag the user typed (``--field``).
+
+    >>> flag_message("FinetuneConfig.steps must be >= 1", {"steps": "--steps"})
+    '--steps must be >= 1'
+    """
+    return _FIELD_RE.sub(lambda m: flags.get(m.group(1), m.group(0)), message)
 
 
 def table_console(min_width: int = 0):
