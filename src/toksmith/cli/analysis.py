@@ -14,7 +14,7 @@ import typer
 from ..errors import ToksmithError
 from . import app
 from .options import print_tables as _print
-from .options import split_list, tokenizer_name
+from .options import size, split_list, tokenizer_name
 
 
 def _is_records_jsonl(path: Path) -> bool:
@@ -109,10 +109,10 @@ def paper_check(
 @app.command("sweep")
 def sweep(
     lever: str = typer.Argument(..., help="vocab | preset | mix"),
-    values: Optional[str] = typer.Option(None, help="comma-separated grid: vocab sizes (16000,32000 or 16k,32k), presets (gpt4,punct,...) or mixes (code=0.7+english=0.3,...); default: a small grid"),
+    values: Optional[list[str]] = typer.Option(None, help="the grid, comma-separated or repeated: vocab sizes (16000,32000 or 16k,32k), presets (gpt4,punct,...) or mixes (code=0.7+english=0.3,...); default: a small grid"),
     config: Optional[Path] = typer.Option(None, help="TOML/JSON with the base TrainConfig (its \"train\" table, or the whole file)"),
-    corpus_chars: Optional[int] = typer.Option(None, help="training characters per tokenizer (overrides the base config's corpus budget)"),
-    vocab_size: Optional[int] = typer.Option(None, help="base vocabulary size for the preset and mix levers"),
+    corpus_chars: Optional[str] = typer.Option(None, help="training characters per tokenizer, e.g. 20M (overrides the base config's corpus budget) [default: 5M, more when the largest vocabulary needs it]"),
+    vocab_size: Optional[str] = typer.Option(None, help="base vocabulary size for the preset and mix levers [default: 16k]"),
     backend: Optional[str] = typer.Option(None, help="BPE trainer backend (default: the config's, else toksmith's native one; hf is the paper's)"),
     eval_corpus: Optional[str] = typer.Option(None, help="evaluation corpus (default: the training corpus' held-out split)"),
     baseline: str = typer.Option("llama2", help="NSL baseline"),
@@ -122,8 +122,9 @@ def sweep(
     """Train a grid of tokenizers along one of the paper's levers and compare them on the same held-out split."""
     from ..analysis.sweep import SweepConfig, run_sweep, sweep_table
 
-    cfg = SweepConfig.build(lever=lever, values=values, base_config=config, corpus_chars=corpus_chars,
-                            vocab_size=vocab_size, eval_corpus=eval_corpus, baseline=tokenizer_name(baseline), out_dir=out,
+    grid = ",".join(split_list(values)) or None
+    cfg = SweepConfig.build(lever=lever, values=grid, base_config=config, corpus_chars=size(corpus_chars, "--corpus-chars"),
+                            vocab_size=size(vocab_size, "--vocab-size"), eval_corpus=eval_corpus, baseline=tokenizer_name(baseline), out_dir=out,
                             paper_grid=paper_grid, backend=backend)
     result = run_sweep(cfg)
     _print(*sweep_table(result), f"files in {out}")
