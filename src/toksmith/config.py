@@ -149,7 +149,7 @@ def parse_size(value: int | str, what: str = "size") -> int:
     try:
         out = float(number) * mult
     except ValueError:
-        raise ToksmithError(f"{what}: {value!r} is not a size; write e.g. 32000, 32_000 or 32k") from None
+        raise ToksmithError(f"{what}: {value!r} is not a number; write a size such as 32000, 32_000 or 32k") from None
     if not out.is_integer() or out != out or abs(out) == float("inf"):
         raise ToksmithError(f"{what}: {value!r} is not a whole number")
     return int(out)

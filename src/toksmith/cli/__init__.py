@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         from .options import command_flags, flag_message
 
         message = flag_message(str(e), command_flags(args))
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as e:
         sys.exit(e.exit_code)

@@ -14,7 +14,7 @@ import typer
 from ..errors import ToksmithError
 from . import app
 from .options import print_tables as _print
-from .options import size, split_list, tokenizer_name
+from .options import config_option, size, split_list, tokenizer_name
 
 
 def _is_records_jsonl(path: Path) -> bool:
@@ -66,17 +66,23 @@ def corpus_spec(values: list[str], domain: Optional[str], text_field: str, out: 
     return str(atomic_write_text(out / "corpus.jsonl", "\n".join(lines) + "\n"))
 
 
+def _compare(name: str, *decls: str, **kw):
+    from ..analysis.compare import CompareConfig
+
+    return config_option(CompareConfig, name, *decls, **kw)
+
+
 @app.command("compare")
 def compare(
     tokenizers: list[str] = typer.Argument(..., help="reference names (see `toksmith ls references`), trained tokenizer directories or tokenizer files"),
-    baseline: str = typer.Option("llama2", help="NSL = tokens / tokens under this tokenizer (the paper: llama2)"),
+    baseline: Optional[str] = _compare("baseline"),
     corpus: Optional[list[str]] = typer.Option(None, help="your text: files, directories, globs (text, JSONL, Parquet, .gz), repeatable, NAME=PATH to name one; or a corpus .toml/.json config (its held-out split), a .jsonl of {text, domain, subset}, a <domain>/<subset>/ directory; default: the embedded held-out split"),
     domain: Optional[str] = typer.Option(None, help="domain of the --corpus files [default: 'data']"),
     text_field: str = typer.Option("text", help="JSONL/Parquet field holding the text"),
     out: Path = typer.Option(Path("runs/compare"), help="output directory for CSV, JSON and PNG files"),
-    threads: Optional[int] = typer.Option(None, help="encoder threads (default: all cores)"),
-    max_docs: Optional[int] = typer.Option(None, help="at most this many documents per subset"),
-    plots: bool = typer.Option(True, help="write the bar-chart PNGs"),
+    threads: Optional[int] = _compare("num_threads", "--threads", help="encoder threads", show="all cores"),
+    max_docs: Optional[int] = _compare("max_docs_per_subset", "--max-docs", show="all"),
+    plots: Optional[bool] = _compare("plots", "--plots/--no-plots", help="write the bar-chart PNGs"),
     detail: bool = typer.Option(True, help="also print NSL per subset and the vocabulary-use table"),
 ) -> None:
     """Compare tokenizers on held-out text: NSL (Table 1 layout), bytes/token, Rényi efficiency, vocabulary use."""
@@ -84,9 +90,10 @@ def compare(
     from ..analysis.tables import subset_table, summary_table, vocab_table
 
     names = tuple(tokenizer_name(t) for t in split_list(tokenizers))
-    cfg = CompareConfig(tokenizers=names, baseline=tokenizer_name(baseline),
-                        corpus=corpus_spec(corpus or [], domain, text_field, out), out_dir=out,
-                        num_threads=threads, max_docs_per_subset=max_docs, plots=plots)
+    given = {"baseline": tokenizer_name(baseline) if baseline else None, "num_threads": threads,
+             "max_docs_per_subset": max_docs, "plots": plots}
+    cfg = CompareConfig(tokenizers=names, corpus=corpus_spec(corpus or [], domain, text_field, out), out_dir=out,
+                        **{k: v for k, v in given.items() if v is not None})
     result = run_compare(cfg)
     _print(*((subset_table(result), vocab_table(result)) if detail else ()), summary_table(result), f"files in {out}")
 
