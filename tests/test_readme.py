@@ -102,14 +102,15 @@ def _inputs(root: Path) -> None:
         (root / "docs" / "man" / f"m{i}.1").write_text(body[::-1])
         (root / f"t{i}.ts").write_text(f"export const x{i}: number = {i};\n" * 20)
     for dom, sub in (("code", "java"), ("english", "man")):
-        d = root / "data" / dom / sub
+        d = root / "mydata" / dom / sub
         d.mkdir(parents=True)
         (d / "x.jsonl").write_text("".join(json.dumps({"body": " ".join(words[k:] + words[:k]) * 5}) + "\n"
                                            for k in range(len(words))) * 8)
     (root / "java.jsonl").write_text("".join(json.dumps({"text": f"int f{i}() {{ return {i}; }}"}) + "\n"
                                              for i in range(50)))
-    (root / "my.toml").write_text('vocab_size = 1000\n[corpus]\ntotal_chars = 500000\n'
+    (root / "my.toml").write_text('vocab_size = 300\n[corpus]\ntotal_chars = 500000\n'
                                   '[[corpus.sources]]\npath = "src"\ndomain = "code"\nsubset = "java"\n')
+    (root / "data").mkdir()
     (root / "data" / "part-0.jsonl.gz").write_bytes(gzip.compress(b'{"text": "def f(x):\\n    return x\\n"}\n' * 50))
 
 

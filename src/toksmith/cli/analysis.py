@@ -113,13 +113,19 @@ def paper_check(
     _print(paper_table(check), check.explanation, f"files in {out}")
 
 
+def _sweep_default(name: str, fmt: str) -> str:
+    from ..analysis import sweep
+
+    return fmt.format(getattr(sweep, name))
+
+
 @app.command("sweep")
 def sweep(
     lever: str = typer.Argument(..., help="vocab | preset | mix"),
     values: Optional[list[str]] = typer.Option(None, help="the grid, comma-separated or repeated: vocab sizes (16000,32000 or 16k,32k), presets (gpt4,punct,...) or mixes (code=0.7+english=0.3,...); default: a small grid"),
     config: Optional[Path] = typer.Option(None, help="TOML/JSON with the base TrainConfig (its \"train\" table, or the whole file)"),
-    corpus_chars: Optional[str] = typer.Option(None, help="training characters per tokenizer, e.g. 20M (overrides the base config's corpus budget) [default: 5M, more when the largest vocabulary needs it]"),
-    vocab_size: Optional[str] = typer.Option(None, help="base vocabulary size for the preset and mix levers [default: 16k]"),
+    corpus_chars: Optional[str] = typer.Option(None, help="training characters per tokenizer, e.g. 20M (overrides the base config's corpus budget)", show_default=_sweep_default("DEFAULT_SWEEP_CHARS", "{:_}, more when the largest vocabulary needs it")),
+    vocab_size: Optional[str] = typer.Option(None, help="base vocabulary size for the preset and mix levers", show_default=_sweep_default("DEFAULT_SWEEP_VOCAB", "{:_}")),
     backend: Optional[str] = typer.Option(None, help="BPE trainer backend (default: the config's, else toksmith's native one; hf is the paper's)"),
     eval_corpus: Optional[str] = typer.Option(None, help="evaluation corpus (default: the training corpus' held-out split)"),
     baseline: str = typer.Option("llama2", help="NSL baseline"),

@@ -46,6 +46,10 @@ def count(
     total_chars = parse_size(chars, "--chars")
     if shards:
         from ..bpe.distributed import count_shards
+        from ..corpus.paths import expand
+
+        # local globs expand here too (quoted, or from a shell that passes them through); URIs go as given
+        shards = [str(p) for s in shards for p in ([s] if "://" in s else expand(s, "SHARDS"))]
 
         ckpt = checkpoint_dir or out.with_name(out.name + ".shards")
         fresh = not ckpt.exists()
