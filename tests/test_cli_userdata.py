@@ -199,3 +199,9 @@ def test_help_shows_the_config_defaults():
     _load_commands()
     text = " ".join(CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "300"}).output.split())
     assert f"{TrainConfig().vocab_size:_}" in text and f"[default: ({TrainConfig().backend})]" in text
+
+
+def test_cost_curve_outside_the_search_range_names_the_flags(tmp_path, capsys):
+    code = run(["cost", "-m", "llama2-7b", "--nsl", "tokenizers:r50k,gpt4", "--v-max", "20k", "--out", tmp_path / "c"])
+    err = capsys.readouterr().err
+    assert code == 2 and "50,257..100,277" in err and "--v-max" in err and "Traceback" not in err

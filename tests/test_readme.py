@@ -30,6 +30,7 @@ REDUCE = {
     "--counts runs/default.counts --vocab-size 32768": "--counts runs/default.counts --vocab-size 1500",
     "train src/ 'docs/*.md' --vocab-size 32k": "train src/ 'docs/*.md' --vocab-size 300 --backend toksmith",
     "--mix code=0.7,english=0.3 --vocab-size 32k": "--mix code=0.7,english=0.3 --vocab-size 300 --backend toksmith",
+    "--nsl tokenizers:runs/tok32k,runs/tok64k": "--nsl tokenizers:runs/tok32k,runs/tok64k --v-min 1000",
     "--address auto": "--engine inline",  # no Ray cluster in the test: the same map-reduce, in-process
     "sweep vocab --values 16k,32k,64k,100k": "sweep vocab --values 2k,4k,8k --corpus-chars 1M",
     "sweep preset": "sweep preset --values gpt4,punct --vocab-size 2k --corpus-chars 1M",

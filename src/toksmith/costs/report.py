@@ -173,6 +173,10 @@ def run_cost(cfg: CostConfig) -> CostReport:
     comp = Compression(curve, cfg.baseline_bytes_per_token)
     shapes = [load_shape(m) for m in cfg.models]
     lo, hi = curve.domain
+    if lo > cfg.v_max or hi < cfg.v_min:
+        raise ToksmithError(
+            f"the NSL curve covers V = {lo:,.0f}..{hi:,.0f}, outside the optimum search range {cfg.v_min:,}..{cfg.v_max:,}"
+            f"; measure tokenizers inside that range or move it (--v-min/--v-max, CostConfig.v_min/v_max)")
     vocab = [v for v in cfg.vocab_sizes if lo <= v <= hi]
     if len(vocab) < len(cfg.vocab_sizes):
         log.warning("skipping V outside the NSL curve's range %.0f..%.0f: %s", lo, hi,
