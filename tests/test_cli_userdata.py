@@ -205,3 +205,9 @@ def test_cost_curve_outside_the_search_range_names_the_flags(tmp_path, capsys):
     code = run(["cost", "-m", "llama2-7b", "--nsl", "tokenizers:r50k,gpt4", "--v-max", "20k", "--out", tmp_path / "c"])
     err = capsys.readouterr().err
     assert code == 2 and "50,257..100,277" in err and "--v-max" in err and "Traceback" not in err
+
+
+def test_a_single_valued_flag_given_twice_is_refused(tmp_path, capsys):
+    assert run(["train", "--vocab-size", "1k", "--vocab-size=2k", "--out", tmp_path / "t"]) == 2
+    assert "--vocab-size given 2 times (1k, 2k)" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()

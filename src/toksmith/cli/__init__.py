@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(verbose="-v" in args or "--verbose" in args)
     _load_commands()
     try:
+        from .options import check_repeats
+
+        check_repeats(args)
         app(args=args, standalone_mode=False)
     except ToksmithError as e:
         from rich.console import Console

@@ -116,17 +116,8 @@ _FIELD_FLAGS = {"total_chars": "chars", "max_docs_per_subset": "max_docs", "num_
 
 def command_flags(args: list[str]) -> dict[str, str]:
     """``{config field: flag}`` for the flags of the command in ``args`` that the user actually typed."""
-    import typer.main
-
-    from . import app
-
     typed = {a.split("=", 1)[0] for a in args if a.startswith("--")}
-    words = [a for a in args if not a.startswith("-")]
-    try:
-        group = typer.main.get_command(app)
-        cmd = getattr(group, "commands", {}).get(words[0]) if words else None  # typer vendors click: duck-type
-    except Exception:  # noqa: BLE001 - messages only; never hide the real error
-        return {}
+    cmd = _command(args)
     out = {}
     for p in getattr(cmd, "params", []):
         flag = next((o for o in p.opts if o.startswith("--")), None)
@@ -136,6 +127,42 @@ def command_flags(args: list[str]) -> dict[str, str]:
         if param in out:
             out.setdefault(field_name, out[param])
     return out
+
+
+def _command(args: list[str]):
+    import typer.main
+
+    from . import app
+
+    words = [a for a in args if not a.startswith("-")]
+    try:
+        group = typer.main.get_command(app)
+        return getattr(group, "commands", {}).get(words[0]) if words else None  # typer vendors click: duck-type
+    except Exception:  # noqa: BLE001 - a helper for messages; click reports the real usage error
+        return None
+
+
+def check_repeats(args: list[str]) -> None:
+    """A single-valued flag given twice is an error (click would keep the last value and drop the first silently).
+
+    List flags (``--corpus``, ``--mix``, ``-m``...) take every value.
+    """
+    from ..errors import ToksmithError
+
+    cmd = _command(args)
+    seen: dict[str, list[str]] = {}
+    for p in getattr(cmd, "params", []):
+        if getattr(p, "multiple", False) or getattr(p, "is_flag", False) or not getattr(p, "opts", None):
+            continue
+        names = [o for o in p.opts if o.startswith("-")]
+        for i, a in enumerate(args):
+            head, eq, value = a.partition("=")
+            if head in names:
+                seen.setdefault(names[0], []).append(value if eq else (args[i + 1] if i + 1 < len(args) else ""))
+    for flag, values in seen.items():
+        if len(values) > 1:
+            raise ToksmithError(f"{flag} given {len(values)} times ({', '.join(values)}); it takes one value, "
+                                "give it once")
 
 
 def flag_message(message: str, flags: dict[str, str]) -> str:
