@@ -1,8 +1,11 @@
 """``toksmith train`` / ``encode`` / ``info``: train a BPE tokenizer, encode text with any tokenizer, describe one.
 
 ``train`` builds a :class:`toksmith.bpe.TrainConfig` from ``--config FILE.toml`` (optional) overridden by the
-flags, and calls :func:`toksmith.bpe.train_tokenizer`; the config used is saved in the output directory
-(``config.toml``, and in ``toksmith.json``), so ``toksmith train --config OUT/config.toml`` redoes the run.
+flags (their defaults and help come from ``TrainConfig`` / ``CorpusConfig``), with the corpus from the PATHs given
+(:func:`toksmith.corpus.paths.sources_from_paths`) or the embedded default one, and calls
+:func:`toksmith.bpe.train_tokenizer`. The config used is saved in the output directory (``config.toml``, and in
+``toksmith.json``), so ``toksmith train --config OUT/config.toml`` redoes the run; a ``--counts`` run also saves the
+counts file's path and sha256 there and its rerun refuses a changed file.
 """
 
 from __future__ import annotations
@@ -76,25 +79,16 @@ def _read_counts_table(config: Path, section: Optional[str]) -> Optional[dict]:
 
 
 def _config_without_counts(config: Path, section: Optional[str]):
-    """Load a TrainConfig TOML that may carry a ``counts`` table (not a TrainConfig field) next to its fields."""
-    import tempfile
-
-    import tomli_w
+    """Load a TrainConfig TOML that carries a ``counts`` table (not a TrainConfig field) next to its fields."""
     import tomllib
 
     from ..bpe import TrainConfig
-    from ..config import load_config
+    from ..config import from_dict
 
     data = tomllib.loads(config.read_text(encoding="utf-8"))
-    table = data.get(section, {}) if section else data
+    table = dict(data.get(section, {}) if section else data)
     table.pop("counts", None)
-    with tempfile.TemporaryDirectory() as tmp:
-        plain = Path(tmp) / config.name
-        plain.write_text(tomli_w.dumps(data), encoding="utf-8")
-        try:
-            return load_config(TrainConfig, plain, section)
-        except ToksmithError as e:
-            raise ToksmithError(str(e).replace(str(plain), str(config))) from None
+    return from_dict(TrainConfig, table, where=f"{config}" + (f"[{section}]" if section else ""))
 
 
 @app.command("train")
