@@ -60,8 +60,10 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False, default=str) + "\n")
+def atomic_write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2, strict: bool = False) -> Path:
+    """``strict``: refuse NaN/Infinity (not JSON; other readers reject them) with a ValueError."""
+    text = json.dumps(obj, indent=indent, ensure_ascii=False, default=str, allow_nan=not strict)
+    return atomic_write_text(path, text + "\n")
 
 
 @contextlib.contextmanager

@@ -130,3 +130,26 @@ def save_config(obj: Any, path: str | Path) -> Path:
     data = to_dict(obj)
     text = tomli_w.dumps(data) if path.suffix == ".toml" else json.dumps(data, indent=2) + "\n"
     return atomic_write_text(path, text)
+
+
+_SIZE_SUFFIXES = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
+
+
+def parse_size(value: int | str, what: str = "size") -> int:
+    """A count written as a user would: ``32000``, ``32_000``, ``32k``, ``1.5M`` (decimal multipliers).
+
+    >>> [parse_size(s) for s in ("32k", "32000", "32_000", "1.5M", 64)]
+    [32000, 32000, 32000, 1500000, 64]
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = str(value).strip().lower().replace("_", "").replace(",", "")
+    mult = _SIZE_SUFFIXES.get(text[-1:], 1) if text else 1
+    number = text[:-1] if mult != 1 else text
+    try:
+        out = float(number) * mult
+    except ValueError:
+        raise ToksmithError(f"{what}: {value!r} is not a number; write a size such as 32000, 32_000 or 32k") from None
+    if not out.is_integer() or out != out or abs(out) == float("inf"):
+        raise ToksmithError(f"{what}: {value!r} is not a whole number")
+    return int(out)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,19 +50,42 @@ PAPER_GRID = {
     "mix": ("code=1.0", "code=0.7+english=0.3", "code=0.5+english=0.5", "code=0.34+english=0.33+multilingual=0.33",
             "code=0.5+multilingual=0.5", "english=1.0"),
 }
-DEFAULT_SWEEP_CHARS = 5_000_000  # training characters per tokenizer for the default sweep
+DEFAULT_SWEEP_CHARS = 5_000_000  # least training characters per tokenizer for the default sweep
+# The most merges the first C characters of the default corpus support (GPT-4 preset, max token length 128, min
+# frequency 2), measured by bench/sweep_budget.py (output: bench/sweep_budget.json): 16.7k at 1M, 47.0k at 5M,
+# 72.5k at 10M, 110.9k at 20M, 165.3k at 40M; fit merges = 2.844 * C ** 0.6282, within 3% of every point. The
+# default budget is sized from it for the largest vocabulary asked, with a margin of BUDGET_MARGIN.
+BUDGET_FIT = (2.844, 0.6282)
+BUDGET_MARGIN = 1.25
+# The embedded corpus runs dry near 55M characters; 80M gave 194k merges at most (bench/sweep_budget.py --mb 80).
+DEFAULT_CORPUS_MAX_MERGES = 190_000
 DEFAULT_SWEEP_VOCAB = 16_000  # base vocabulary for the preset and mix levers on the small default corpus
 # toksmith's native trainer: same algorithm as the paper's HF trainer (they differ only on ties), measured 6x
 # faster with the gpt4 preset (1.3 s vs 8.1 s, 5M chars, 16k) and 12x with identity (6 s vs 71 s, 1M chars, 4k).
 DEFAULT_SWEEP_BACKEND = "toksmith"
 
 
+def default_sweep_chars(n_merges: int) -> int:
+    """Training characters of the default corpus that give ``n_merges`` merges with a margin (whole millions).
+
+    ``chars = (BUDGET_MARGIN * n_merges / k) ** (1 / alpha)`` with ``(k, alpha) = BUDGET_FIT``, at least
+    ``DEFAULT_SWEEP_CHARS``.
+
+    >>> default_sweep_chars(16_000 - 262), default_sweep_chars(100_000 - 262)
+    (5000000, 25000000)
+    """
+    k, alpha = BUDGET_FIT
+    need = (BUDGET_MARGIN * n_merges / k) ** (1.0 / alpha)
+    return max(DEFAULT_SWEEP_CHARS, int(math.ceil(need / 1e6)) * 1_000_000)
+
+
 def parse_vocab(value: str) -> int:
-    """``"16k"`` -> 16000, ``"32000"`` -> 32000."""
-    s = value.strip().lower().replace("_", "")
+    """``"16k"`` -> 16000, ``"32000"`` and ``"32_000"`` -> 32000."""
+    from ..config import parse_size
+
     try:
-        v = int(float(s[:-1]) * 1000) if s.endswith("k") else int(s)
-    except ValueError:
+        v = parse_size(value, "sweep value")
+    except ToksmithError:
         raise ToksmithError(f"sweep value {value!r} is not a vocabulary size (write 32000 or 32k)") from None
     if v < 300:
         raise ToksmithError(f"sweep vocabulary size {value!r} is too small (at least 300: specials + 256 bytes)")
@@ -151,8 +175,20 @@ class SweepConfig:
             base = dataclasses.replace(base, backend=backend)
         if vocab_size is not None:
             base = dataclasses.replace(base, vocab_size=vocab_size)
+        if base.corpus is None and corpus_chars is None:
+            largest = max([parse_vocab(v) for v in grid] if lever == "vocab" else [base.vocab_size])
+            n_merges = dataclasses.replace(base, vocab_size=largest).n_merges
+            if n_merges > DEFAULT_CORPUS_MAX_MERGES:
+                raise ToksmithError(
+                    f"V={largest:,} needs {n_merges:,} merges; the embedded default corpus supports about "
+                    f"{DEFAULT_CORPUS_MAX_MERGES:,} (bench/sweep_budget.json): drop the larger sizes or pass "
+                    "--config with a TrainConfig whose corpus is larger")
+            corpus_chars = default_sweep_chars(n_merges)
+            if corpus_chars > DEFAULT_SWEEP_CHARS:
+                log.info("default budget %s chars per tokenizer: V=%s needs %s merges (bench/sweep_budget.json)",
+                         f"{corpus_chars:,}", f"{largest:,}", f"{n_merges:,}")
         if base.corpus is None or corpus_chars is not None:
-            chars = corpus_chars or (DEFAULT_SWEEP_CHARS if base.corpus is None else base.corpus.total_chars)
+            chars = corpus_chars or base.corpus.total_chars
             corpus = default_corpus_config(total_chars=chars) if base.corpus is None else dataclasses.replace(
                 base.corpus, total_chars=chars)
             base = dataclasses.replace(base, corpus=corpus)

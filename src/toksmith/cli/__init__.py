@@ -53,11 +53,18 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging(verbose="-v" in args or "--verbose" in args)
     _load_commands()
     try:
+        from .options import check_repeats
+
+        check_repeats(args)
         app(args=args, standalone_mode=False)
     except ToksmithError as e:
         from rich.console import Console
+        from rich.markup import escape
 
-        Console(stderr=True).print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+        from .options import command_flags, flag_message
+
+        message = flag_message(str(e), command_flags(args))
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as e:
         sys.exit(e.exit_code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from . import app
+from .options import print_tables
 
 
 @app.command("ls")
@@ -30,7 +31,7 @@ def ls(what: str = typer.Argument("all", help="presets | references | benchmarks
         t.add_column("pattern")
         for name, pat in PRESETS.items():
             t.add_row(name, "(no split)" if pat is None else pat)
-        console.print(t)
+        print_tables(t, console=console)
     if what in ("all", "references"):
         t = Table(title="reference tokenizers")
         t.add_column("name")
@@ -38,14 +39,14 @@ def ls(what: str = typer.Argument("all", help="presets | references | benchmarks
         t.add_column("description")
         for name, ref in REFERENCES.items():
             t.add_row(name, ref.kind, ref.description)
-        console.print(t)
+        print_tables(t, console=console)
     if what in ("all", "benchmarks"):
         t = Table(title="code-generation benchmarks (toksmith evaluate --benchmark)")
         t.add_column("name")
         t.add_column("problems", justify="right")
         for name, loader in BENCHMARKS.items():
             t.add_row(name, str(len(loader("all"))))
-        console.print(t)
+        print_tables(t, console=console)
     if what in ("all", "models"):
         t = Table(title="model shapes (toksmith cost -m)")
         t.add_column("name")
@@ -54,4 +55,4 @@ def ls(what: str = typer.Argument("all", help="presets | references | benchmarks
         t.add_column("tied", justify="right")
         for name, shape in SHAPES.items():
             t.add_row(name, f"{shape.n_layers} x {shape.d_model}", f"{shape.n_heads} / {shape.n_kv_heads}", str(shape.tie_embeddings))
-        console.print(t)
+        print_tables(t, console=console)

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from . import app
+from .options import print_tables
 
 
 def parse_mix(text: str) -> dict[str, float]:
@@ -82,10 +83,9 @@ def _print_table(stats: dict) -> None:
         t.add_row(f"[bold]{domain}[/]", f"{d['share']:g}", _h(d["budget_chars"]), *(_h(d[k]) for k in _COUNTS),
                   end_section=True)
     console = Console()
-    console = Console(width=max(console.width, 110))  # 9 columns: keep them readable when piped (rich's 80)
-    console.print(t)
+    print_tables(t, console=console)  # 9 columns: a compact layout when they do not fit (a pipe is 80)
     console.print(
-        f"files {stats['files']:,}; skipped: {stats['skipped_binary']} binary, {stats['skipped_non_utf8']} non-UTF-8; "
+        f"files {stats['files']:,}; skipped: {stats['skipped_binary']} binary, {stats['skipped_non_utf8']} non-UTF-8 (text files or JSONL lines); "
         f"{stats['duplicates']} duplicates dropped; {stats['chunked_documents']} long documents split"
     )
 

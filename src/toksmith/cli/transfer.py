@@ -14,6 +14,7 @@ from typing import Optional
 import typer
 
 from . import app
+from .options import tokenizer_name
 
 
 def _default(cls_name: str, field: str):
@@ -58,7 +59,7 @@ def transfer_cmd(
     """Switch a model to a new tokenizer: new embedding rows (FVT by default), saved as a loadable model directory."""
     from ..transfer.surgery import TransferConfig, transfer
 
-    path = transfer(TransferConfig(model=model, tokenizer=tokenizer, out_dir=out, method=method,
+    path = transfer(TransferConfig(model=model, tokenizer=Path(tokenizer_name(str(tokenizer))), out_dir=out, method=method,
                                    pad_to_multiple_of=pad_to, seed=seed, overwrite=overwrite))
     typer.echo(str(path))
 

@@ -239,7 +239,8 @@ def iter_training_documents(cfg: CorpusConfig, stats: CorpusStats | None = None)
         for stream in streams.values():
             stream.close()
     log.info(
-        "corpus: %d training documents, %d chars from %d files; skipped %d binary and %d non-UTF-8 files, "
+        "corpus: %d training documents, %d chars from %d files; skipped %d binary files and %d non-UTF-8 "
+        "files or JSONL lines, "
         "%d duplicates, %d held-out documents",
         n_out, sum(emitted), stats.files, stats.skipped_binary, stats.skipped_non_utf8, stats.duplicates,
         stats.heldout_excluded,

@@ -128,8 +128,17 @@ def _shade_extrapolated(ax, comp: Compression, grid: np.ndarray) -> None:
 
 
 def _vticks(ax, grid: np.ndarray) -> None:
-    """Powers-of-two-times-1000 V ticks (8k, 16k, ..., 512k) inside the plotted range."""
-    ax.set_xticks([t for t in 1000 * 2.0 ** np.arange(1, 11) if grid[0] * 0.999 <= t <= grid[-1] * 1.001])
+    """Powers-of-two-times-1000 V ticks (8k, 16k, ..., 512k) inside the plotted range; for a narrow range (fewer
+    than three of those inside) four log-spaced ticks rounded to two significant digits, ends included."""
+    ticks = [t for t in 1000 * 2.0 ** np.arange(1, 11) if grid[0] * 0.999 <= t <= grid[-1] * 1.001]
+    if len(ticks) < 3:
+        ticks = sorted({float(f"{t:.2g}") for t in np.geomspace(grid[0], grid[-1], 4)[1:-1]} | {grid[0], grid[-1]})
+    ax.set_xticks(ticks)
+
+
+def _vlabel(grid: np.ndarray) -> str:
+    """The V axis label, with the range the optimum was searched in."""
+    return f"vocabulary size V (log scale; optimum searched in {grid[0] / 1000:.4g}k..{grid[-1] / 1000:.4g}k)"
 
 
 def _kfmt(ax, axis: str = "x") -> None:
@@ -158,7 +167,7 @@ def plot_cost_curves(shapes: list[ModelShape], comp: Compression, path: str | Pa
         (line,) = ax1.plot(grid, y / y.min(), label=f"{s.name} ({opt.eq()})")
         ax1.plot([opt.vocab_size], [1.0], "o", color=line.get_color())
     ax1.set_xscale("log")
-    ax1.set_xlabel("vocabulary size V (log scale)")
+    ax1.set_xlabel(_vlabel(grid))
     ax1.set_ylabel("forward FLOPs per byte of text / minimum")
     ctx = "fixed" if fixed_context else "scaled by NSL"
     ax1.set_title(f"Inference cost per byte (n_ctx = {n_ctx_ref:g} baseline tokens, {ctx})")
@@ -175,7 +184,7 @@ def plot_cost_curves(shapes: list[ModelShape], comp: Compression, path: str | Pa
         (line,) = ax2.plot(grid, y / opt.value, label=f"batch {b}: {opt.eq()}, minimum {opt.value / 1e9:.1f} GB")
         ax2.plot([opt.vocab_size], [1.0], "o", color=line.get_color())
     ax2.set_xscale("log")
-    ax2.set_xlabel("vocabulary size V (log scale)")
+    ax2.set_xlabel(_vlabel(grid))
     ax2.set_ylabel(f"weights ({dtype}) + KV cache ({kv_dtype}) / minimum")
     ax2.set_title(f"Memory of {mshape.name}, {seq_ref_tokens:g} baseline tokens per sequence")
     _shade_extrapolated(ax2, comp, grid)

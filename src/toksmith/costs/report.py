@@ -130,9 +130,23 @@ class CostReport:
     files: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"config": asdict(self.config), "curve": asdict(self.curve),
-                "rows": [asdict(r) for r in self.rows], "summaries": [asdict(s) for s in self.summaries],
-                "files": self.files}
+        """Plain, strict-JSON data: a value the curve cannot give (NaN: V outside its range) is ``null``."""
+        lo, hi = self.curve.domain
+        return _finite({"config": asdict(self.config), "curve": asdict(self.curve),
+                        "valid_vocab_range": [lo, hi if math.isfinite(hi) else None],
+                        "rows": [asdict(r) for r in self.rows], "summaries": [asdict(s) for s in self.summaries],
+                        "files": self.files})
+
+
+def _finite(obj):
+    """NaN/inf floats -> None, recursively (cost.json is strict JSON)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def cost_row(shape, V: int, comp: Compression, cfg: CostConfig) -> CostRow:
@@ -159,6 +173,10 @@ def run_cost(cfg: CostConfig) -> CostReport:
     comp = Compression(curve, cfg.baseline_bytes_per_token)
     shapes = [load_shape(m) for m in cfg.models]
     lo, hi = curve.domain
+    if lo > cfg.v_max or hi < cfg.v_min:
+        raise ToksmithError(
+            f"the NSL curve covers V = {lo:,.0f}..{hi:,.0f}, outside the optimum search range {cfg.v_min:,}..{cfg.v_max:,}"
+            f"; measure tokenizers inside that range or move it (--v-min/--v-max, CostConfig.v_min/v_max)")
     vocab = [v for v in cfg.vocab_sizes if lo <= v <= hi]
     if len(vocab) < len(cfg.vocab_sizes):
         log.warning("skipping V outside the NSL curve's range %.0f..%.0f: %s", lo, hi,
@@ -201,5 +219,5 @@ def write_cost_outputs(cfg: CostConfig, comp: Compression, shapes, rows, summari
                                              cfg.kv_dtype, v_min=cfg.v_min, v_max=cfg.v_max)),
     }
     report = CostReport(cfg, comp.curve, rows, summaries, files)
-    files["json"] = str(atomic_write_json(out / "cost.json", report.to_json()))
+    files["json"] = str(atomic_write_json(out / "cost.json", report.to_json(), strict=True))
     return files
