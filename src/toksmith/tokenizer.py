@@ -27,7 +27,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from .errors import ToksmithError
+from .errors import ToksmithError, unknown_name
 
 # File names inside a toksmith tokenizer directory.
 HF_FILE = "tokenizer.json"
@@ -261,12 +261,20 @@ class HFTokenizer(_ByteTable):
         size = max(vocab.values()) + 1 if vocab else 0
         table = [b""] * size
         added = {t.content for t in self.tok.get_added_tokens_decoder().values()}
-        bytelevel = _uses_bytelevel(self.tok)
+        bytelevel = self._bytelevel
         for piece, i in vocab.items():
             table[i] = _piece_bytes(piece, bytelevel, piece in added)
         return table
 
+    @cached_property
+    def _bytelevel(self) -> bool:
+        return _uses_bytelevel(self.tok)
+
     def decode(self, ids: Sequence[int]) -> str:
+        if self._bytelevel:
+            # From token bytes: the ByteLevel decoder would also map an added token's text (deepseek-coder's
+            # user-defined 'õ' = U+00F5) through the byte alphabet, giving byte 0xF5 instead of the text.
+            return self.decode_bytes(ids).decode("utf-8", errors="replace")
         return self.tok.decode(list(ids), skip_special_tokens=False)
 
     def __repr__(self) -> str:
@@ -351,6 +359,153 @@ class SentencePieceTokenizer(_ByteTable):
         return f"SentencePieceTokenizer({self.name!r}, vocab_size={self.vocab_size})"
 
 
+# ==== GGUF (llama.cpp) =========================================================================================
+
+# llama.cpp's token types (``tokenizer.ggml.token_type``): the same numbers as SentencePiece's piece types.
+GGUF_NORMAL, GGUF_UNKNOWN, GGUF_CONTROL, GGUF_USER_DEFINED, GGUF_UNUSED, GGUF_BYTE = 1, 2, 3, 4, 5, 6
+
+_GPT2_REGEX = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+_QWEN2_REGEX = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
+                r"|\s+(?!\S)|\s+")
+
+
+def _bytelevel(use_regex: bool) -> dict:
+    return {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": use_regex}
+
+
+def _split(regex: str) -> dict:
+    return {"type": "Split", "pattern": {"Regex": regex}, "behavior": "Isolated", "invert": False}
+
+
+# ``tokenizer.ggml.pre`` -> the Hugging Face pre-tokenizer that reproduces llama.cpp's split (llama.cpp's
+# ``llama-vocab.cpp`` regex lists). Only the types checked against llama.cpp's golden vectors (or, for smollm,
+# the same rules as starcoder) are here; another type is refused with this list.
+_DIGITS_THEN_GPT2 = {"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": True}, _bytelevel(True)]}
+GGUF_PRE_TOKENIZERS: dict[str, dict] = {
+    "gpt-2": _bytelevel(True),
+    "default": _bytelevel(True),
+    "starcoder": _DIGITS_THEN_GPT2,
+    "smollm": _DIGITS_THEN_GPT2,
+    "deepseek-coder": {"type": "Sequence", "pretokenizers": [
+        _split("[\r\n]"), _split("\\s?\\p{L}+"), _split("\\s?\\p{P}+"),
+        _split("[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+"),
+        {"type": "Digits", "individual_digits": True}, _bytelevel(False)]},
+    "qwen2": {"type": "Sequence", "pretokenizers": [_split(_QWEN2_REGEX), _bytelevel(False)]},
+}
+
+
+def _gguf_fields(path: Path) -> dict:
+    """The ``tokenizer.ggml.*`` fields of a GGUF file as Python values (strings, ints, lists)."""
+    try:
+        import gguf
+    except ImportError as e:
+        raise ToksmithError(f"reading GGUF file {path} needs the `gguf` package: pip install gguf ({e})") from None
+    try:
+        reader = gguf.GGUFReader(str(path))
+    except Exception as e:
+        raise ToksmithError(f"cannot read {path} as a GGUF file: {e}") from None
+    out = {}
+    for key, field in reader.fields.items():
+        if not key.startswith("tokenizer.ggml."):
+            continue
+        key = key.removeprefix("tokenizer.ggml.")
+        if field.types and field.types[0] == gguf.GGUFValueType.ARRAY and len(field.types) > 1:
+            # field.contents() builds arrays element by element (seconds for 150k tokens); read the parts directly
+            parts = [field.parts[i] for i in field.data]
+            if field.types[1] == gguf.GGUFValueType.STRING:
+                out[key] = [bytes(p).decode("utf-8", errors="surrogateescape") for p in parts]
+            else:
+                import numpy as np
+
+                out[key] = np.concatenate(parts).tolist() if parts else []
+        else:
+            out[key] = field.contents()
+    return out
+
+
+def gguf_tokenizer(path: str | os.PathLike, name: str | None = None) -> Tokenizer:
+    """A tokenizer from a GGUF file's vocabulary (llama.cpp models and vocab-only files).
+
+    ``tokenizer.ggml.model`` decides the kind: ``llama`` (SentencePiece BPE: pieces, scores and types become a
+    SentencePiece model) or ``gpt2`` (byte-level BPE: tokens and merges become a ``tokenizer.json`` with the
+    pre-tokenizer named by ``tokenizer.ggml.pre``, see ``GGUF_PRE_TOKENIZERS``). Ids are the GGUF's.
+    """
+    path = Path(path)
+    name = name or path.stem
+    f = _gguf_fields(path)
+    model = f.get("model")
+    if "tokens" not in f or model is None:
+        raise ToksmithError(f"GGUF file {path} has no tokenizer (no tokenizer.ggml.model / tokenizer.ggml.tokens)")
+    tokens = list(f["tokens"])
+    types = list(f.get("token_type") or [GGUF_NORMAL] * len(tokens))
+    if model == "llama":
+        return _gguf_sentencepiece(path, name, f, tokens, types)
+    if model == "gpt2":
+        return _gguf_bytelevel(path, name, f, tokens, types)
+    raise ToksmithError(f"GGUF file {path}: tokenizer type {model!r} is not supported (known: llama, gpt2)")
+
+
+def _gguf_sentencepiece(path: Path, name: str, f: dict, tokens: list, types: list) -> Tokenizer:
+    import sentencepiece as spm
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    scores = list(f.get("scores") or [0.0] * len(tokens))
+    m = pb.ModelProto()
+    unk_id = int(f.get("unknown_token_id", 0))
+    for i, (piece, score, kind) in enumerate(zip(tokens, scores, types)):
+        p = m.pieces.add()
+        p.piece, p.score = piece, float(score)
+        if i == unk_id:  # SentencePiece needs exactly one unknown piece (phi-3 marks its padding UNKNOWN too)
+            kind = GGUF_UNKNOWN
+        elif kind == GGUF_UNKNOWN or kind not in (GGUF_NORMAL, GGUF_CONTROL, GGUF_USER_DEFINED, GGUF_UNUSED, GGUF_BYTE):
+            kind = GGUF_UNUSED
+        p.type = kind
+    t = m.trainer_spec
+    t.model_type = pb.TrainerSpec.BPE
+    t.vocab_size = len(tokens)
+    t.byte_fallback = GGUF_BYTE in types
+    t.unk_id = unk_id
+    t.bos_id = int(f.get("bos_token_id", -1))
+    t.eos_id = int(f.get("eos_token_id", -1))
+    t.pad_id = -1
+    t.split_digits = True
+    t.allow_whitespace_only_pieces = True
+    n = m.normalizer_spec
+    n.name = "identity"
+    n.add_dummy_prefix = bool(f.get("add_space_prefix", True))
+    n.remove_extra_whitespaces = False
+    n.escape_whitespaces = True
+    try:
+        sp = spm.SentencePieceProcessor(model_proto=m.SerializeToString())
+    except Exception as e:
+        raise ToksmithError(f"GGUF file {path}: its SentencePiece vocabulary does not load: {e}") from None
+    return SentencePieceTokenizer(name, sp)
+
+
+def _gguf_bytelevel(path: Path, name: str, f: dict, tokens: list, types: list) -> Tokenizer:
+    from tokenizers import Tokenizer as _HF
+
+    pre = f.get("pre", "default")
+    if pre not in GGUF_PRE_TOKENIZERS:
+        raise unknown_name("GGUF pre-tokenizer (tokenizer.ggml.pre)", pre, list(GGUF_PRE_TOKENIZERS),
+                           hint=f"{path} needs a pre-tokenizer toksmith does not reproduce yet")
+    added = [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
+              "special": k == GGUF_CONTROL}
+             for i, (t, k) in enumerate(zip(tokens, types)) if k in (GGUF_CONTROL, GGUF_USER_DEFINED)]
+    spec = {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added, "normalizer": None,
+        "pre_tokenizer": GGUF_PRE_TOKENIZERS[pre], "post_processor": None, "decoder": _bytelevel(True),
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                  "vocab": {t: i for i, t in enumerate(tokens)}, "merges": list(f.get("merges") or [])},
+    }
+    try:
+        tok = _HF.from_str(json.dumps(spec))
+    except Exception as e:
+        raise ToksmithError(f"GGUF file {path}: its byte-level BPE vocabulary does not load: {e}") from None
+    return HFTokenizer(name, tok)
+
+
 # ==== loading =================================================================================================
 
 
@@ -397,8 +552,8 @@ def load_tokenizer(spec: str | os.PathLike | Tokenizer) -> Tokenizer:
     * a name in ``REFERENCES`` (``llama2``, ``cl100k``, ...), or ``tiktoken:NAME`` / ``hf:ORG/NAME`` (online);
     * a toksmith tokenizer directory (has ``toksmith.json``), or any directory with ``tokenizer.json`` or
       ``tokenizer.model``;
-    * a ``tokenizer.json`` (optionally ``.gz``), a SentencePiece ``.model``, or a ``.tiktoken`` file with a
-      ``pattern.txt`` beside it.
+    * a ``tokenizer.json`` (optionally ``.gz``), a SentencePiece ``.model``, a ``.tiktoken`` file with a
+      ``pattern.txt`` beside it, or a llama.cpp ``.gguf`` file (model or vocab-only, see :func:`gguf_tokenizer`).
     """
     if isinstance(spec, Tokenizer) and not isinstance(spec, (str, os.PathLike)):
         return spec
@@ -428,5 +583,7 @@ def load_tokenizer(spec: str | os.PathLike | Tokenizer) -> Tokenizer:
             )
         if path.suffix == ".model":
             return SentencePieceTokenizer.from_file(path, name=name)
-        raise ToksmithError(f"unrecognised tokenizer file {path}: expected tokenizer.json, .model or .tiktoken")
+        if path.suffix == ".gguf":
+            return gguf_tokenizer(path, name=name)
+        raise ToksmithError(f"unrecognised tokenizer file {path}: expected tokenizer.json, .model, .tiktoken or .gguf")
     raise references.unknown_reference(s)
