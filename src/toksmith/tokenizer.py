@@ -153,12 +153,15 @@ class TiktokenTokenizer:
         self.pattern = pattern
         self.mergeable_ranks = mergeable_ranks
         self._special = dict(special_tokens or {})
-        self.encoding = tiktoken.Encoding(
-            name,
-            pat_str=pattern if pattern is not None else IDENTITY_TIKTOKEN_PATTERN,
-            mergeable_ranks=mergeable_ranks,
-            special_tokens=self._special,
-        )
+        try:
+            self.encoding = tiktoken.Encoding(
+                name,
+                pat_str=pattern if pattern is not None else IDENTITY_TIKTOKEN_PATTERN,
+                mergeable_ranks=mergeable_ranks,
+                special_tokens=self._special,
+            )
+        except ValueError as e:  # tiktoken's regex engine rejects the pattern
+            raise ToksmithError(f"tokenizer {name}: tiktoken cannot use split pattern {pattern!r}: {e}") from None
         self._special_bytes = {i: s.encode() for s, i in self._special.items()}
 
     @property
@@ -546,14 +549,14 @@ def load_trained(directory: str | os.PathLike) -> Tokenizer:
     )
 
 
-def load_tokenizer(spec: str | os.PathLike | Tokenizer) -> Tokenizer:
+def load_tokenizer(spec: str | os.PathLike | Tokenizer, pattern: str | None = None) -> Tokenizer:
     """Resolve a tokenizer from a reference name (see ``toksmith.references``), a directory or a file.
 
     * a name in ``REFERENCES`` (``llama2``, ``cl100k``, ...), or ``tiktoken:NAME`` / ``hf:ORG/NAME`` (online);
     * a toksmith tokenizer directory (has ``toksmith.json``), or any directory with ``tokenizer.json`` or
       ``tokenizer.model``;
     * a ``tokenizer.json`` (optionally ``.gz``), a SentencePiece ``.model``, a ``.tiktoken`` file with a
-      ``pattern.txt`` beside it, or a llama.cpp ``.gguf`` file (model or vocab-only, see :func:`gguf_tokenizer`).
+      ``pattern.txt`` beside it (or ``pattern``: a regex, a file or a reference name), or a llama.cpp ``.gguf`` file (model or vocab-only, see :func:`gguf_tokenizer`).
     """
     if isinstance(spec, Tokenizer) and not isinstance(spec, (str, os.PathLike)):
         return spec
@@ -568,19 +571,14 @@ def load_tokenizer(spec: str | os.PathLike | Tokenizer) -> Tokenizer:
             return load_trained(path)
         for candidate in (HF_FILE, HF_FILE + ".gz", "tokenizer.model"):
             if (path / candidate).is_file():
-                return load_tokenizer(path / candidate)
+                return load_tokenizer(path / candidate, pattern=pattern)
         raise ToksmithError(f"directory {path} holds no tokenizer ({MANIFEST_FILE}, {HF_FILE} or tokenizer.model)")
     if path.is_file():
         name = path.parent.name if path.stem in ("tokenizer", "tokenizer.json") else path.stem
         if path.name.endswith((".json", ".json.gz")):
             return HFTokenizer.from_file(path, name=name)
         if path.suffix in (".tiktoken", ".model") and is_tiktoken_file(path):
-            pat_file = path.parent / "pattern.txt"
-            if not pat_file.is_file():
-                raise ToksmithError(f"tiktoken file {path} needs its split pattern in {pat_file}")
-            return TiktokenTokenizer(
-                name, pattern=pat_file.read_text(encoding="utf-8").strip("\n"), mergeable_ranks=read_tiktoken_ranks(path)
-            )
+            return references.tiktoken_file(path, pattern=pattern, name=name)
         if path.suffix == ".model":
             return SentencePieceTokenizer.from_file(path, name=name)
         if path.suffix == ".gguf":
