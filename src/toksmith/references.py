@@ -13,7 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import ToksmithError, unknown_name
-from .tokenizer import HFTokenizer, SentencePieceTokenizer, TiktokenTokenizer, Tokenizer, read_tiktoken_ranks
+from .tokenizer import (HFTokenizer, SentencePieceTokenizer, TiktokenTokenizer, Tokenizer, fast_hf_tokenizer,
+                        read_tiktoken_ranks)
 
 DATA_DIR = Path(__file__).with_name("references_data")
 
@@ -167,6 +168,6 @@ def _load(name: str) -> Tokenizer:
         pattern = _read_pattern_file(ref.path.parent / "pattern.txt")
         return TiktokenTokenizer(key, pattern=pattern, mergeable_ranks=read_tiktoken_ranks(ref.path),
                                  special_tokens=ref.special_tokens)
-    if ref.kind == "hf":
-        return HFTokenizer.from_file(ref.path, name=key)
+    if ref.kind == "hf":  # through tiktoken ranks when they give the same ids (checked here)
+        return fast_hf_tokenizer(HFTokenizer.from_file(ref.path, name=key))
     return SentencePieceTokenizer.from_file(ref.path, name=key)

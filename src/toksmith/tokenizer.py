@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -305,6 +306,200 @@ def _piece_bytes(piece: str, bytelevel: bool, added: bool) -> bytes:
     return piece.replace("\u2581", " ").encode("utf-8")
 
 
+# ==== byte-level BPE through tiktoken ranks ===================================================================
+
+# One regex for each Hugging Face pre-tokenizer shape that tiktoken's engine reproduces. Digits(individual)
+# before GPT-2's split cuts digits out first; in one regex a digit is its own alternative, ` ?\p{N}+` goes,
+# and `\s+(?!\S)` must treat a digit like the end of the text (it ends the piece the split ran on).
+_DIGITS_GPT2_REGEX = r"\p{N}|'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?[^\s\p{L}\p{N}]+|\s+(?![^\s\p{N}])|\s+"
+# deepseek-coder's four isolating splits, then digits: each split's matches are pieces, the gaps between are
+# split further; the gap alternative stops where an earlier split would match.
+_DS_CJK = "\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff"
+_DEEPSEEK_REGEX = (r"[\r\n]|\s?\p{L}+|\s?\p{P}+|\p{N}|(?:(?![\p{L}\p{P}\p{N}])[" + _DS_CJK + r"])+"
+                   r"|(?:(?!\s?[\p{L}\p{P}])(?![\r\n\p{N}" + _DS_CJK + r"])[\s\S])+")
+
+
+def _bytelevel_regex(pre: dict | None) -> str | None:
+    """The single tiktoken regex equal to a byte-level pre-tokenizer, or ``None`` when there is none."""
+    if not pre:
+        return None
+
+    def is_bytelevel(p, use_regex):
+        return p.get("type") == "ByteLevel" and p.get("use_regex", True) == use_regex and not p.get("add_prefix_space")
+
+    if is_bytelevel(pre, True):
+        return _GPT2_REGEX
+    if pre.get("type") != "Sequence":
+        return None
+    parts = pre.get("pretokenizers", [])
+    if len(parts) == 2 and parts[0] == {"type": "Digits", "individual_digits": True} and is_bytelevel(parts[1], True):
+        return _DIGITS_GPT2_REGEX
+    if parts == GGUF_PRE_TOKENIZERS["deepseek-coder"]["pretokenizers"]:
+        return _DEEPSEEK_REGEX
+    if (len(parts) == 2 and parts[0].get("type") == "Split" and parts[0].get("behavior") == "Isolated"
+            and not parts[0].get("invert") and "Regex" in parts[0].get("pattern", {}) and is_bytelevel(parts[1], False)):
+        return parts[0]["pattern"]["Regex"]
+    return None
+
+
+def _utf8_lead_ranges(missing: set[int]) -> list[tuple[int, int]] | None:
+    """Code point ranges whose UTF-8 starts with a byte in ``missing``; ``None`` if an ASCII or continuation byte
+    is missing (too many characters would need the slow path). Bytes never in UTF-8 (C0, C1, F5-FF) are ignored."""
+    ranges = []
+    for b in sorted(missing):
+        if b < 0xC0:
+            return None
+        if 0xC2 <= b <= 0xDF:
+            ranges.append(((b - 0xC0) << 6, ((b - 0xC0) << 6) + 0x3F))
+        elif 0xE0 <= b <= 0xEF:
+            ranges.append(((b - 0xE0) << 12, ((b - 0xE0) << 12) + 0xFFF))
+        elif 0xF0 <= b <= 0xF4:
+            ranges.append(((b - 0xF0) << 18, min(((b - 0xF0) << 18) + 0x3FFFF, 0x10FFFF)))
+    return ranges
+
+
+@lru_cache(maxsize=1)
+def verification_texts(docs_per_file: int = 3, max_chars: int = 20_000) -> tuple[str, ...]:
+    """Text a fast path must reproduce before it is used: llama.cpp's tokenizer test inputs (shipped with the
+    references), toksmith's own source files, and the first documents of each embedded corpus file (code in
+    several languages, English, and text in 11 natural languages and scripts)."""
+    import gzip
+
+    root = Path(__file__).parent
+    texts: list[str] = []
+    for f in sorted((root / "references_data" / "verify").glob("*.inp")):
+        texts += f.read_text(encoding="utf-8").split("\n__ggml_vocab_test__\n")[:-1]
+    texts += [f.read_text(encoding="utf-8") for f in sorted(root.glob("*.py"))]
+    for f in sorted((root / "corpus" / "data").glob("*.jsonl.gz")):
+        with gzip.open(f, "rt", encoding="utf-8") as lines:
+            for line, _ in zip(lines, range(docs_per_file)):
+                texts.append(json.loads(line).get("text", "")[:max_chars])
+    return tuple(texts)
+
+
+class RankedHFTokenizer(HFTokenizer):
+    """A byte-level BPE ``tokenizer.json`` encoded through tiktoken ranks (same ids, several times faster).
+
+    Built only by :func:`fast_hf_tokenizer`, which checks the ids against the Hugging Face encoder first.
+    Documents that hold a non-special added token (matched as a unit by HF) or a character whose UTF-8 lead byte
+    has no token (HF drops it; tiktoken cannot) go through the HF encoder; ``oracle_encode`` is always HF's.
+    """
+
+    def __init__(self, name: str, tokenizer, *, pattern: str, ranks: dict[bytes, int], added: dict[str, int],
+                 slow_chars: str | None):
+        super().__init__(name, tokenizer)
+        import tiktoken
+
+        self.pattern = pattern
+        self.encoding = tiktoken.Encoding(f"{name}-ranks", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
+        # HF cuts the text at non-special added tokens (leftmost, longest first) and encodes the pieces between.
+        self._added = dict(added)
+        alternatives = "|".join(re.escape(t) for t in sorted(added, key=len, reverse=True))
+        self._added_re = re.compile(f"({alternatives})") if added else None
+        self._slow = re.compile(slow_chars) if slow_chars else None
+
+    def oracle_encode(self, text: str) -> list[int]:
+        return HFTokenizer.encode(self, text)
+
+    def _special_case(self, text: str) -> list[int] | None:
+        """Ids of a text tiktoken alone cannot encode (an added token or a byte without a token), else None."""
+        if self._slow is not None and self._slow.search(text):
+            return HFTokenizer.encode(self, text)
+        if self._added_re is not None and self._added_re.search(text):
+            ids: list[int] = []
+            for i, part in enumerate(self._added_re.split(text)):
+                if i % 2:
+                    ids.append(self._added[part])
+                elif part:
+                    ids += self.encoding.encode_ordinary(part)
+            return ids
+        return None
+
+    def encode(self, text: str) -> list[int]:
+        _check_text(text)
+        ids = self._special_case(text)
+        return self.encoding.encode_ordinary(text) if ids is None else ids
+
+    def encode_batch(self, texts: Sequence[str], num_threads: int | None = None) -> list[list[int]]:
+        for t in texts:
+            _check_text(t)
+        out = self.encoding.encode_ordinary_batch(list(texts), num_threads=_threads(num_threads))
+        for i, t in enumerate(texts):
+            ids = self._special_case(t)
+            if ids is not None:
+                out[i] = ids
+        return out
+
+    def chunk_encoder(self, num_threads: int | None = None):
+        """For :func:`toksmith.analysis.counting.count_tokens`: ids of each text as a numpy array."""
+        import numpy as np
+
+        enc = self.encoding
+
+        def one(text):
+            ids = self._special_case(text)
+            return enc.encode_to_numpy(text, disallowed_special=()) if ids is None else np.asarray(ids, dtype=np.uint32)
+
+        return (lambda texts: [one(t) for t in texts]), num_threads or 8, 1
+
+
+def fast_hf_tokenizer(tok: HFTokenizer, texts: Sequence[str] | None = None) -> HFTokenizer:
+    """``tok`` as a :class:`RankedHFTokenizer` when tiktoken reproduces it exactly, else ``tok`` unchanged.
+
+    Conditions: BPE model without dropout, byte fallback, word prefixes/suffixes or normalizer; a pre-tokenizer
+    that one tiktoken regex reproduces (``_bytelevel_regex``); every merge result's id ordered as its merge
+    (tiktoken's rank is both priority and id). Then the ids of ``texts`` (default :func:`verification_texts`)
+    must equal the HF encoder's, document by document.
+    """
+    import logging
+
+    log = logging.getLogger(__name__)
+    spec = json.loads(tok.tok.to_str())
+    model = spec.get("model", {})
+    if (model.get("type") != "BPE" or model.get("dropout") or model.get("byte_fallback") or model.get("continuing_subword_prefix")
+            or model.get("end_of_word_suffix") or spec.get("normalizer")):
+        return tok
+    pattern = _bytelevel_regex(spec.get("pre_tokenizer"))
+    if pattern is None:
+        return tok
+    vocab: dict[str, int] = model["vocab"]
+    ranks: dict[bytes, int] = {}
+    for piece, i in vocab.items():
+        raw = bytelevel_decode(piece)
+        if raw is not None and len(raw) == 1:
+            ranks[raw] = i
+    last = -1
+    for m in model.get("merges", []):
+        a, b = m.split(" ", 1) if isinstance(m, str) else m
+        merged = bytelevel_decode(a + b)
+        i = vocab.get(a + b)
+        if merged is None or i is None:
+            return tok
+        if merged in ranks:  # produced by an earlier merge too: tiktoken has one rank per token
+            continue
+        if i <= last:
+            log.info("%s: merge ids are not in merge order; encoding through Hugging Face", tok.name)
+            return tok
+        ranks[merged], last = i, i
+    added = {t.content: i for i, t in tok.tok.get_added_tokens_decoder().items() if not t.special}
+    if any(t.single_word or t.lstrip or t.rstrip for t in tok.tok.get_added_tokens_decoder().values() if not t.special):
+        return tok
+    lead = _utf8_lead_ranges(set(range(256)) - {r[0] for r in ranks if len(r) == 1})
+    if lead is None:
+        return tok
+    slow = "".join(f"{re.escape(chr(lo))}-{re.escape(chr(hi))}" for lo, hi in lead)
+    try:
+        fast = RankedHFTokenizer(tok.name, tok.tok, pattern=pattern, ranks=ranks, added=added,
+                                 slow_chars=f"[{slow}]" if slow else None)
+    except ValueError:  # tiktoken's regex engine rejects the pattern
+        return tok
+    texts = list(texts) if texts is not None else verification_texts()
+    if fast.encode_batch(texts) != [fast.oracle_encode(t) for t in texts]:
+        log.info("%s: tiktoken ranks differ from the Hugging Face encoder; encoding through Hugging Face", tok.name)
+        return tok
+    return fast
+
+
 # ==== SentencePiece ===========================================================================================
 
 
@@ -390,7 +585,7 @@ GGUF_PRE_TOKENIZERS: dict[str, dict] = {
     "starcoder": _DIGITS_THEN_GPT2,
     "smollm": _DIGITS_THEN_GPT2,
     "deepseek-coder": {"type": "Sequence", "pretokenizers": [
-        _split("[\r\n]"), _split("\\s?\\p{L}+"), _split("\\s?\\p{P}+"),
+        _split("[\\r\\n]"), _split("\\s?\\p{L}+"), _split("\\s?\\p{P}+"),
         _split("[\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff]+"),
         {"type": "Digits", "individual_digits": True}, _bytelevel(False)]},
     "qwen2": {"type": "Sequence", "pretokenizers": [_split(_QWEN2_REGEX), _bytelevel(False)]},
