@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 import toksmith
 from toksmith.cli import main
 from toksmith.references import load_reference
-from toksmith.tokenizer import HFTokenizer, SentencePieceTokenizer, gguf_tokenizer, load_tokenizer
+from toksmith.references import load_tokenizer
+from toksmith.tokenizer import HFTokenizer, SentencePieceTokenizer, gguf_tokenizer
 
 gguf = pytest.importorskip("gguf")
 

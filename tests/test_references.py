@@ -132,3 +132,17 @@ def test_unknown_tiktoken_file_needs_a_pattern_and_bad_pattern_is_one_line(tmp_p
     (tmp_path / "pattern.txt").write_text("a")  # compiles but drops every other character
     with pytest.raises(toksmith.ToksmithError, match="does not cover"):
         toksmith.load_tokenizer(ranks)
+
+
+def test_tokenizer_module_does_not_import_references():
+    """references imports tokenizer, never the reverse (no import cycle); load_tokenizer lives in references."""
+    import ast
+
+    import toksmith.tokenizer
+
+    tree = ast.parse(Path(toksmith.tokenizer.__file__).read_text(encoding="utf-8"))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    assert not {m for m in imported if m and "references" in m}, imported
+    assert not hasattr(toksmith.tokenizer, "load_tokenizer")
+    assert toksmith.load_tokenizer("gpt-4") is load_reference("cl100k")  # aliases resolve through load_tokenizer too

@@ -1,4 +1,4 @@
-"""Named reference tokenizers, resolved offline from files shipped with toksmith.
+"""Named reference tokenizers, resolved offline from files shipped with toksmith, and :func:`load_tokenizer`.
 
 ``REFERENCES`` maps a name to a :class:`Reference` (where its files are, how to load it, its special tokens).
 ``llama2`` is the paper's baseline: NSL = 1 by definition. Files live in ``references_data/<name>/`` with their
@@ -8,13 +8,16 @@ through the respective library when the machine is online; nothing is ever downl
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from .errors import ToksmithError, unknown_name
-from .tokenizer import (HFTokenizer, SentencePieceTokenizer, TiktokenTokenizer, Tokenizer, fast_hf_tokenizer,
-                        read_tiktoken_ranks)
+from .tokenizer import (
+    HF_FILE, MANIFEST_FILE, HFTokenizer, SentencePieceTokenizer, TiktokenTokenizer, Tokenizer, fast_hf_tokenizer,
+    gguf_tokenizer, is_tiktoken_file, load_trained, read_tiktoken_ranks,
+)
 
 DATA_DIR = Path(__file__).with_name("references_data")
 
@@ -171,3 +174,39 @@ def _load(name: str) -> Tokenizer:
     if ref.kind == "hf":  # through tiktoken ranks when they give the same ids (checked here)
         return fast_hf_tokenizer(HFTokenizer.from_file(ref.path, name=key))
     return SentencePieceTokenizer.from_file(ref.path, name=key)
+
+
+def load_tokenizer(spec: str | os.PathLike | Tokenizer, pattern: str | None = None) -> Tokenizer:
+    """Resolve a tokenizer from a reference name (``REFERENCES``, ``ALIASES``), a directory or a file.
+
+    * a name in ``REFERENCES`` (``llama2``, ``cl100k``, ...), or ``tiktoken:NAME`` / ``hf:ORG/NAME`` (online);
+    * a toksmith tokenizer directory (has ``toksmith.json``), or any directory with ``tokenizer.json`` or
+      ``tokenizer.model``;
+    * a ``tokenizer.json`` (optionally ``.gz``), a SentencePiece ``.model``, a ``.tiktoken`` file with a
+      ``pattern.txt`` beside it (or ``pattern``: a regex, a file or a reference name), or a llama.cpp ``.gguf`` file (model or vocab-only, see :func:`gguf_tokenizer`).
+    """
+    if isinstance(spec, Tokenizer) and not isinstance(spec, (str, os.PathLike)):
+        return spec
+    s = str(spec)
+    if s in REFERENCES or s in ALIASES or s.startswith(("tiktoken:", "hf:")):
+        return load_reference(s)
+    path = Path(s).expanduser()
+    if path.is_dir():
+        if (path / MANIFEST_FILE).is_file():
+            return load_trained(path)
+        for candidate in (HF_FILE, HF_FILE + ".gz", "tokenizer.model"):
+            if (path / candidate).is_file():
+                return load_tokenizer(path / candidate, pattern=pattern)
+        raise ToksmithError(f"directory {path} holds no tokenizer ({MANIFEST_FILE}, {HF_FILE} or tokenizer.model)")
+    if path.is_file():
+        name = path.parent.name if path.stem in ("tokenizer", "tokenizer.json") else path.stem
+        if path.name.endswith((".json", ".json.gz")):
+            return HFTokenizer.from_file(path, name=name)
+        if path.suffix in (".tiktoken", ".model") and is_tiktoken_file(path):
+            return tiktoken_file(path, pattern=pattern, name=name)
+        if path.suffix == ".model":
+            return SentencePieceTokenizer.from_file(path, name=name)
+        if path.suffix == ".gguf":
+            return gguf_tokenizer(path, name=name)
+        raise ToksmithError(f"unrecognised tokenizer file {path}: expected tokenizer.json, .model, .tiktoken or .gguf")
+    raise unknown_reference(s)

@@ -14,7 +14,8 @@ Adapters:
 * :class:`HFTokenizer` over ``tokenizers.Tokenizer`` (any ``tokenizer.json``).
 * :class:`SentencePieceTokenizer` over ``sentencepiece.SentencePieceProcessor`` (Llama 2, Mistral).
 
-:func:`load_tokenizer` resolves a reference name, a trained directory or a file.
+:func:`toksmith.references.load_tokenizer` resolves a reference name, a trained directory or a file (it lives
+there so that this module never imports ``references``: no import cycle).
 """
 
 from __future__ import annotations
@@ -742,41 +743,3 @@ def load_trained(directory: str | os.PathLike) -> Tokenizer:
         mergeable_ranks=read_tiktoken_ranks(directory / TIKTOKEN_FILE),
         special_tokens=manifest.get("special_tokens", {}),
     )
-
-
-def load_tokenizer(spec: str | os.PathLike | Tokenizer, pattern: str | None = None) -> Tokenizer:
-    """Resolve a tokenizer from a reference name (see ``toksmith.references``), a directory or a file.
-
-    * a name in ``REFERENCES`` (``llama2``, ``cl100k``, ...), or ``tiktoken:NAME`` / ``hf:ORG/NAME`` (online);
-    * a toksmith tokenizer directory (has ``toksmith.json``), or any directory with ``tokenizer.json`` or
-      ``tokenizer.model``;
-    * a ``tokenizer.json`` (optionally ``.gz``), a SentencePiece ``.model``, a ``.tiktoken`` file with a
-      ``pattern.txt`` beside it (or ``pattern``: a regex, a file or a reference name), or a llama.cpp ``.gguf`` file (model or vocab-only, see :func:`gguf_tokenizer`).
-    """
-    if isinstance(spec, Tokenizer) and not isinstance(spec, (str, os.PathLike)):
-        return spec
-    from . import references
-
-    s = str(spec)
-    if s in references.REFERENCES or s.startswith(("tiktoken:", "hf:")):
-        return references.load_reference(s)
-    path = Path(s).expanduser()
-    if path.is_dir():
-        if (path / MANIFEST_FILE).is_file():
-            return load_trained(path)
-        for candidate in (HF_FILE, HF_FILE + ".gz", "tokenizer.model"):
-            if (path / candidate).is_file():
-                return load_tokenizer(path / candidate, pattern=pattern)
-        raise ToksmithError(f"directory {path} holds no tokenizer ({MANIFEST_FILE}, {HF_FILE} or tokenizer.model)")
-    if path.is_file():
-        name = path.parent.name if path.stem in ("tokenizer", "tokenizer.json") else path.stem
-        if path.name.endswith((".json", ".json.gz")):
-            return HFTokenizer.from_file(path, name=name)
-        if path.suffix in (".tiktoken", ".model") and is_tiktoken_file(path):
-            return references.tiktoken_file(path, pattern=pattern, name=name)
-        if path.suffix == ".model":
-            return SentencePieceTokenizer.from_file(path, name=name)
-        if path.suffix == ".gguf":
-            return gguf_tokenizer(path, name=name)
-        raise ToksmithError(f"unrecognised tokenizer file {path}: expected tokenizer.json, .model, .tiktoken or .gguf")
-    raise references.unknown_reference(s)

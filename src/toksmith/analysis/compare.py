@@ -27,7 +27,8 @@ from ..artifacts import atomic_write_json, atomic_write_text
 from ..config import to_dict
 from ..errors import ToksmithError
 from ..references import BASELINE
-from ..tokenizer import TiktokenTokenizer, Tokenizer, load_tokenizer
+from ..references import load_tokenizer
+from ..tokenizer import TiktokenTokenizer, Tokenizer
 from . import metrics
 from .counting import TextStats, TokenCounts, count_tokens, subset_stats
 

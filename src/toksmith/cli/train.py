@@ -104,7 +104,7 @@ def encode(
 
     from ..errors import ToksmithError
     from ..formats import escape_bytes
-    from ..tokenizer import load_tokenizer
+    from ..references import load_tokenizer
 
     if (text is None) == (file is None):
         raise ToksmithError("give the text to encode either as an argument or with --file, not both")
