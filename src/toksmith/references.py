@@ -16,7 +16,7 @@ from pathlib import Path
 from .errors import ToksmithError, unknown_name
 from .tokenizer import (
     HF_FILE, MANIFEST_FILE, HFTokenizer, SentencePieceTokenizer, TiktokenTokenizer, Tokenizer, fast_hf_tokenizer,
-    gguf_tokenizer, is_tiktoken_file, load_trained, read_tiktoken_ranks,
+    fast_sentencepiece, gguf_tokenizer, is_tiktoken_file, load_trained, read_tiktoken_ranks,
 )
 
 DATA_DIR = Path(__file__).with_name("references_data")
@@ -173,7 +173,7 @@ def _load(name: str) -> Tokenizer:
                                  special_tokens=ref.special_tokens)
     if ref.kind == "hf":  # through tiktoken ranks when they give the same ids (checked here)
         return fast_hf_tokenizer(HFTokenizer.from_file(ref.path, name=key))
-    return SentencePieceTokenizer.from_file(ref.path, name=key)
+    return fast_sentencepiece(SentencePieceTokenizer.from_file(ref.path, name=key))  # checked like the HF ones
 
 
 def load_tokenizer(spec: str | os.PathLike | Tokenizer, pattern: str | None = None) -> Tokenizer:
