@@ -751,7 +751,8 @@ def gguf_tokenizer(path: str | os.PathLike, name: str | None = None) -> Tokenize
 
     ``tokenizer.ggml.model`` decides the kind: ``llama`` (SentencePiece BPE: pieces, scores and types become a
     SentencePiece model) or ``gpt2`` (byte-level BPE: tokens and merges become a ``tokenizer.json`` with the
-    pre-tokenizer named by ``tokenizer.ggml.pre``, see ``GGUF_PRE_TOKENIZERS``). Ids are the GGUF's.
+    pre-tokenizer named by ``tokenizer.ggml.pre``, see ``GGUF_PRE_TOKENIZERS``). Ids are the GGUF's. The result
+    encodes through tiktoken ranks when :func:`fast_sentencepiece` / :func:`fast_hf_tokenizer` accept it.
     """
     path = Path(path)
     name = name or path.stem
@@ -761,10 +762,11 @@ def gguf_tokenizer(path: str | os.PathLike, name: str | None = None) -> Tokenize
         raise ToksmithError(f"GGUF file {path} has no tokenizer (no tokenizer.ggml.model / tokenizer.ggml.tokens)")
     tokens = list(f["tokens"])
     types = list(f.get("token_type") or [GGUF_NORMAL] * len(tokens))
+    # Either way through tiktoken ranks when they give the same ids (checked here, as for the references).
     if model == "llama":
-        return _gguf_sentencepiece(path, name, f, tokens, types)
+        return fast_sentencepiece(_gguf_sentencepiece(path, name, f, tokens, types))
     if model == "gpt2":
-        return _gguf_bytelevel(path, name, f, tokens, types)
+        return fast_hf_tokenizer(_gguf_bytelevel(path, name, f, tokens, types))
     raise ToksmithError(f"GGUF file {path}: tokenizer type {model!r} is not supported (known: llama, gpt2)")
 
 
