@@ -195,6 +195,10 @@ def test_default_model_gguf_loads_and_matches_transformers():
     assert tok.special_tokens["<|im_start|>"] == 1
     text = "def f(x):\n    return x  # caf\u00e9 \u4e2d\u6587 12345\n\n"
     assert tok.decode(tok.encode(text)) == text
+    # fast path, with text holding characters that have no token (HF drops them) sent to the HF encoder
+    assert isinstance(tok, RankedHFTokenizer)
+    odd = "a\x04b\x1d \U00050000 z"
+    assert tok.encode(odd) == tok.oracle_encode(odd) and tok.encode_batch([odd, text]) == [tok.oracle_encode(odd), tok.encode(text)]
     transformers = pytest.importorskip("transformers")
     hf = transformers.AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     assert tok.encode(text) == hf.encode(text, add_special_tokens=False)

@@ -344,11 +344,14 @@ def _bytelevel_regex(pre: dict | None) -> str | None:
 
 
 def _utf8_lead_ranges(missing: set[int]) -> list[tuple[int, int]] | None:
-    """Code point ranges whose UTF-8 starts with a byte in ``missing``; ``None`` if an ASCII or continuation byte
-    is missing (too many characters would need the slow path). Bytes never in UTF-8 (C0, C1, F5-FF) are ignored."""
+    """Code point ranges whose UTF-8 starts with a byte in ``missing`` (an ASCII byte: that character); ``None`` if
+    a continuation byte is missing (too many characters would need the slow path). Bytes never in UTF-8 (C0, C1,
+    F5-FF) are ignored. SmolLM2 lacks six ASCII control characters, for example."""
     ranges = []
     for b in sorted(missing):
-        if b < 0xC0:
+        if b < 0x80:
+            ranges.append((b, b))
+        elif b < 0xC0:
             return None
         if 0xC2 <= b <= 0xDF:
             ranges.append(((b - 0xC0) << 6, ((b - 0xC0) << 6) + 0x3F))
@@ -424,11 +427,10 @@ class RankedHFTokenizer(HFTokenizer):
     def encode_batch(self, texts: Sequence[str], num_threads: int | None = None) -> list[list[int]]:
         for t in texts:
             _check_text(t)
-        out = self.encoding.encode_ordinary_batch(list(texts), num_threads=_threads(num_threads))
-        for i, t in enumerate(texts):
-            ids = self._special_case(t)
-            if ids is not None:
-                out[i] = ids
+        out: list = [self._special_case(t) for t in texts]  # first: tiktoken panics on a byte without a rank
+        rest = [i for i, ids in enumerate(out) if ids is None]
+        for i, ids in zip(rest, self.encoding.encode_ordinary_batch([texts[i] for i in rest], num_threads=_threads(num_threads))):
+            out[i] = ids
         return out
 
     def chunk_encoder(self, num_threads: int | None = None):
