@@ -371,7 +371,7 @@ def verification_texts(docs_per_file: int = 3, max_chars: int = 20_000) -> tuple
 
     root = Path(__file__).parent
     texts: list[str] = []
-    for f in sorted((root / "references_data" / "verify").glob("*.inp")):
+    for f in sorted((root / "references_data" / "verify").glob("*.inp.txt")):
         texts += f.read_text(encoding="utf-8").split("\n__ggml_vocab_test__\n")[:-1]
     texts += [f.read_text(encoding="utf-8") for f in sorted(root.glob("*.py"))]
     for f in sorted((root / "corpus" / "data").glob("*.jsonl.gz")):
