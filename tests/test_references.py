@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,55 @@ def test_unknown_reference_lists_known_names():
         toksmith.load_tokenizer("lama2")
     assert "Did you mean: llama2" in str(e.value)
     assert "cl100k" in str(e.value)
+
+
+def test_tiktoken_file_gets_its_special_tokens_and_pattern_flag(tmp_path, capsys):
+    """A copy of cl100k_base.tiktoken (no pattern.txt beside it) loads with cl100k's pattern and 5 special tokens."""
+    from toksmith.cli import main
+
+    copy = tmp_path / "cl100k_base.tiktoken"
+    copy.write_bytes((DATA_DIR / "cl100k" / "cl100k_base.tiktoken").read_bytes())
+    tok = toksmith.load_tokenizer(copy)
+    assert tok.vocab_size == 100277 and tok.special_tokens["<|endoftext|>"] == 100257
+    text = "hello world  123456 caf\u00e9"
+    assert tok.encode(text) == load_reference("cl100k").encode(text)
+    # --pattern overrides: a regex, a file or a reference name
+    assert toksmith.load_tokenizer(copy, pattern=r"\S+|\s+").encode("hello world") == [15339, 220, 14957]
+    (tmp_path / "pat.txt").write_text(r"\S+|\s+")
+    assert toksmith.load_tokenizer(copy, pattern=str(tmp_path / "pat.txt")).encode("hello world") == [15339, 220, 14957]
+    assert toksmith.load_tokenizer(copy, pattern="o200k").encode(text) == tok.encode(text)  # same class of regex
+    with pytest.raises(SystemExit) as e:
+        main(["encode", str(copy), "hello world", "--json", "--pattern", r"\S+|\s+"])
+        raise SystemExit(0)
+    assert e.value.code == 0
+    assert json.loads(capsys.readouterr().out)["ids"] == [15339, 220, 14957]
+
+
+def test_unknown_tiktoken_file_needs_a_pattern_and_bad_pattern_is_one_line(tmp_path):
+    ranks = tmp_path / "tiny.tiktoken"
+    ranks.write_bytes((DATA_DIR / "r50k" / "r50k_base.tiktoken").read_bytes()[:20000])
+    with pytest.raises(toksmith.ToksmithError, match="--pattern") as e:
+        toksmith.load_tokenizer(ranks)
+    assert "\n" not in str(e.value)
+    (tmp_path / "pattern.txt").write_text("(?<=unclosed [a-")
+    with pytest.raises(toksmith.ToksmithError) as e:
+        toksmith.load_tokenizer(ranks)
+    msg = str(e.value)
+    assert str(tmp_path / "pattern.txt") in msg and "\n" not in msg
+    (tmp_path / "pattern.txt").write_text("a")  # compiles but drops every other character
+    with pytest.raises(toksmith.ToksmithError, match="does not cover"):
+        toksmith.load_tokenizer(ranks)
+
+
+def test_tokenizer_module_does_not_import_references():
+    """references imports tokenizer, never the reverse (no import cycle); load_tokenizer lives in references."""
+    import ast
+
+    import toksmith.tokenizer
+
+    tree = ast.parse(Path(toksmith.tokenizer.__file__).read_text(encoding="utf-8"))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    assert not {m for m in imported if m and "references" in m}, imported
+    assert not hasattr(toksmith.tokenizer, "load_tokenizer")
+    assert toksmith.load_tokenizer("gpt-4") is load_reference("cl100k")  # aliases resolve through load_tokenizer too

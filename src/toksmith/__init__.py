@@ -7,7 +7,8 @@ heavy dependencies (torch, transformers) only when called.
 from .errors import ToksmithError
 from .pretokenize import PRESETS, resolve_pattern, split
 from .references import BASELINE, REFERENCES, load_reference
-from .tokenizer import HFTokenizer, SentencePieceTokenizer, TiktokenTokenizer, Tokenizer, load_tokenizer
+from .tokenizer import HFTokenizer, SentencePieceTokenizer, TiktokenTokenizer, Tokenizer
+from .references import load_tokenizer
 
 __version__ = "0.1.0"
 

@@ -250,7 +250,7 @@ def tokenizer_info(spec, top: int = 10) -> dict[str, Any]:
 
     Token lengths are in bytes (``token_bytes``), never in the file's spelling.
     """
-    from .tokenizer import load_tokenizer
+    from .references import load_tokenizer
 
     tok = load_tokenizer(spec)
     specials = tok.special_tokens

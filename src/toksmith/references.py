@@ -1,4 +1,4 @@
-"""Named reference tokenizers, resolved offline from files shipped with toksmith.
+"""Named reference tokenizers, resolved offline from files shipped with toksmith, and :func:`load_tokenizer`.
 
 ``REFERENCES`` maps a name to a :class:`Reference` (where its files are, how to load it, its special tokens).
 ``llama2`` is the paper's baseline: NSL = 1 by definition. Files live in ``references_data/<name>/`` with their
@@ -8,12 +8,16 @@ through the respective library when the machine is online; nothing is ever downl
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from .errors import ToksmithError, unknown_name
-from .tokenizer import HFTokenizer, SentencePieceTokenizer, TiktokenTokenizer, Tokenizer, read_tiktoken_ranks
+from .tokenizer import (
+    HF_FILE, MANIFEST_FILE, HFTokenizer, SentencePieceTokenizer, TiktokenTokenizer, Tokenizer, fast_hf_tokenizer,
+    fast_sentencepiece, gguf_tokenizer, is_tiktoken_file, load_trained, read_tiktoken_ranks,
+)
 
 DATA_DIR = Path(__file__).with_name("references_data")
 
@@ -65,6 +69,74 @@ REFERENCES: dict[str, Reference] = {
 ALIASES = {"gpt4": "cl100k", "gpt-4": "cl100k", "gpt4o": "o200k", "r50k": "gpt2", "llama": "llama2", "codellama": "llama2"}
 
 
+@lru_cache(maxsize=1)
+def _shipped_by_sha256() -> dict[str, str]:
+    """sha256 of each shipped tiktoken ranks file -> its reference name (from ``SHA256SUMS``)."""
+    digests = dict(reversed(line.split()) for line in (DATA_DIR / "SHA256SUMS").read_text().splitlines() if line.strip())
+    return {digests[ref.file]: name for name, ref in REFERENCES.items() if ref.kind == "tiktoken" and ref.file in digests}
+
+
+def _read_pattern_file(path: Path) -> str:
+    """A ``pattern.txt``: one regex; an unreadable or invalid one is a one-line error naming the file."""
+    from .pretokenize import check_pattern
+
+    try:
+        pattern = path.read_text(encoding="utf-8").strip("\n")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ToksmithError(f"cannot read split pattern file {path}: {e}") from None
+    try:
+        check_pattern(pattern)
+    except ToksmithError as e:
+        raise ToksmithError(f"split pattern file {path} is not a valid pattern: {e}") from None
+    return pattern
+
+
+def resolve_split_pattern(value: str) -> str:
+    """A ``--pattern`` value: a file holding the regex, a reference with a pattern (``cl100k``), a toksmith preset
+    name (``gpt4``) or the regex itself."""
+    from .pretokenize import resolve_pattern
+
+    path = Path(value).expanduser()
+    if path.is_file():
+        return _read_pattern_file(path)
+    name = ALIASES.get(value, value)
+    if name in REFERENCES and REFERENCES[name].kind == "tiktoken":
+        return _read_pattern_file(REFERENCES[name].path.parent / "pattern.txt")
+    try:
+        _, pattern = resolve_pattern(value)
+    except ToksmithError as e:
+        raise ToksmithError(f"--pattern {value!r}: {e}") from None
+    if pattern is None:
+        raise ToksmithError(f"--pattern {value!r}: a tiktoken file needs a split pattern, not 'identity'")
+    return pattern
+
+
+def tiktoken_file(path: str | Path, pattern: str | None = None, name: str | None = None) -> TiktokenTokenizer:
+    """A ``.tiktoken`` ranks file as a tokenizer.
+
+    The split pattern is ``pattern`` (see :func:`resolve_split_pattern`), else ``pattern.txt`` beside the file,
+    else the pattern of the shipped reference with the same file (by sha256). Special tokens are the shipped
+    reference's when the file is one of them (cl100k_base.tiktoken: 100,256 ranks + 5 special tokens, vocabulary
+    100,277), else none.
+    """
+    import hashlib
+
+    path = Path(path)
+    known = _shipped_by_sha256().get(hashlib.sha256(path.read_bytes()).hexdigest())
+    if pattern is not None:
+        pat = resolve_split_pattern(pattern)
+    elif (path.parent / "pattern.txt").is_file():
+        pat = _read_pattern_file(path.parent / "pattern.txt")
+    elif known is not None:
+        pat = _read_pattern_file(REFERENCES[known].path.parent / "pattern.txt")
+    else:
+        raise ToksmithError(f"tiktoken file {path} needs a split pattern: pass --pattern REGEX|FILE|cl100k, or put it "
+                            f"in {path.parent / 'pattern.txt'}")
+    specials = REFERENCES[known].special_tokens if known is not None else {}
+    return TiktokenTokenizer(name or path.stem, pattern=pat, mergeable_ranks=read_tiktoken_ranks(path),
+                             special_tokens=specials)
+
+
 def unknown_reference(name: str) -> ToksmithError:
     return unknown_name(
         "reference tokenizer or tokenizer path", name, list(REFERENCES) + list(ALIASES),
@@ -96,9 +168,45 @@ def _load(name: str) -> Tokenizer:
     if not ref.path.is_file():
         raise ToksmithError(f"reference {key!r}: file {ref.path} is missing; reinstall toksmith")
     if ref.kind == "tiktoken":
-        pattern = (ref.path.parent / "pattern.txt").read_text(encoding="utf-8").strip("\n")
+        pattern = _read_pattern_file(ref.path.parent / "pattern.txt")
         return TiktokenTokenizer(key, pattern=pattern, mergeable_ranks=read_tiktoken_ranks(ref.path),
                                  special_tokens=ref.special_tokens)
-    if ref.kind == "hf":
-        return HFTokenizer.from_file(ref.path, name=key)
-    return SentencePieceTokenizer.from_file(ref.path, name=key)
+    if ref.kind == "hf":  # through tiktoken ranks when they give the same ids (checked here)
+        return fast_hf_tokenizer(HFTokenizer.from_file(ref.path, name=key))
+    return fast_sentencepiece(SentencePieceTokenizer.from_file(ref.path, name=key))  # checked like the HF ones
+
+
+def load_tokenizer(spec: str | os.PathLike | Tokenizer, pattern: str | None = None) -> Tokenizer:
+    """Resolve a tokenizer from a reference name (``REFERENCES``, ``ALIASES``), a directory or a file.
+
+    * a name in ``REFERENCES`` (``llama2``, ``cl100k``, ...), or ``tiktoken:NAME`` / ``hf:ORG/NAME`` (online);
+    * a toksmith tokenizer directory (has ``toksmith.json``), or any directory with ``tokenizer.json`` or
+      ``tokenizer.model``;
+    * a ``tokenizer.json`` (optionally ``.gz``), a SentencePiece ``.model``, a ``.tiktoken`` file with a
+      ``pattern.txt`` beside it (or ``pattern``: a regex, a file or a reference name), or a llama.cpp ``.gguf`` file (model or vocab-only, see :func:`gguf_tokenizer`).
+    """
+    if isinstance(spec, Tokenizer) and not isinstance(spec, (str, os.PathLike)):
+        return spec
+    s = str(spec)
+    if s in REFERENCES or s in ALIASES or s.startswith(("tiktoken:", "hf:")):
+        return load_reference(s)
+    path = Path(s).expanduser()
+    if path.is_dir():
+        if (path / MANIFEST_FILE).is_file():
+            return load_trained(path)
+        for candidate in (HF_FILE, HF_FILE + ".gz", "tokenizer.model"):
+            if (path / candidate).is_file():
+                return load_tokenizer(path / candidate, pattern=pattern)
+        raise ToksmithError(f"directory {path} holds no tokenizer ({MANIFEST_FILE}, {HF_FILE} or tokenizer.model)")
+    if path.is_file():
+        name = path.parent.name if path.stem in ("tokenizer", "tokenizer.json") else path.stem
+        if path.name.endswith((".json", ".json.gz")):
+            return HFTokenizer.from_file(path, name=name)
+        if path.suffix in (".tiktoken", ".model") and is_tiktoken_file(path):
+            return tiktoken_file(path, pattern=pattern, name=name)
+        if path.suffix == ".model":
+            return SentencePieceTokenizer.from_file(path, name=name)
+        if path.suffix == ".gguf":
+            return gguf_tokenizer(path, name=name)
+        raise ToksmithError(f"unrecognised tokenizer file {path}: expected tokenizer.json, .model, .tiktoken or .gguf")
+    raise unknown_reference(s)

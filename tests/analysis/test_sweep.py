@@ -15,7 +15,7 @@ from toksmith.bpe import TrainConfig, train_tokenizer
 from toksmith.corpus import CorpusConfig, SourceConfig
 from toksmith.corpus.default import DATA_DIR
 from toksmith.errors import ToksmithError
-from toksmith.tokenizer import load_tokenizer
+from toksmith.references import load_tokenizer
 
 
 @pytest.fixture(scope="module")

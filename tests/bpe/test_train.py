@@ -12,7 +12,8 @@ from toksmith.bpe import DEFAULT_SPECIAL_TOKENS, TrainConfig, train_from_texts, 
 from toksmith.config import from_dict, load_config
 from toksmith.errors import ToksmithError
 from toksmith.formats import FORMAT, read_manifest, write_tokenizer_dir
-from toksmith.tokenizer import HFTokenizer, TiktokenTokenizer, load_tokenizer, load_trained
+from toksmith.references import load_tokenizer
+from toksmith.tokenizer import HFTokenizer, TiktokenTokenizer, load_trained
 
 K = len(DEFAULT_SPECIAL_TOKENS)
 _ELAPSED_S: dict[str, float] = {}

@@ -61,7 +61,7 @@ def test_smollm2_converts_and_generates(tmp_path):
     cfg = json.loads((d / "config.json").read_text())
     assert cfg["vocab_size"] == 49152 and "quantization_config" not in cfg
     model, path = load_causal_lm("smollm2")
-    from toksmith.tokenizer import load_tokenizer
+    from toksmith.references import load_tokenizer
 
     tok = load_tokenizer(path)
     ids = torch.tensor([[1] + tok.encode("def fibonacci(n):\n")])

@@ -10,7 +10,8 @@ import torch
 from transfer_helpers import stdlib_texts
 
 from toksmith.errors import ToksmithError
-from toksmith.tokenizer import bytelevel_decode, load_tokenizer
+from toksmith.references import load_tokenizer
+from toksmith.tokenizer import bytelevel_decode
 from toksmith.transfer.extend import ExtendConfig, extend_tokenizer
 from toksmith.transfer.surgery import TransferConfig, transfer
 

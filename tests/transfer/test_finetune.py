@@ -10,7 +10,7 @@ import torch
 from transfer_helpers import stdlib_texts
 
 from toksmith.errors import ToksmithError
-from toksmith.tokenizer import load_tokenizer
+from toksmith.references import load_tokenizer
 from toksmith.transfer.bpb import bits_per_byte, evaluate_bpb, windows
 from toksmith.transfer.finetune import FinetuneConfig, finetune, list_checkpoints, lr_at, read_metrics
 from toksmith.transfer.surgery import TransferConfig, transfer

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from toksmith.errors import ToksmithError
-from toksmith.tokenizer import load_tokenizer
+from toksmith.references import load_tokenizer
 from toksmith.transfer.fvt import check_roles, init_rows, roles_by_name, token_map
 
 

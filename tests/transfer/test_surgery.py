@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from toksmith.errors import ToksmithError
-from toksmith.tokenizer import load_tokenizer
+from toksmith.references import load_tokenizer
 from toksmith.transfer.fvt import token_map
 from toksmith.transfer.surgery import TransferConfig, is_tied, swap_vocabulary, transfer
 

@@ -28,7 +28,8 @@ from ..config import to_dict
 from ..errors import ToksmithError
 from ..progress import progress_bar
 from ..references import BASELINE
-from ..tokenizer import TiktokenTokenizer, Tokenizer, load_tokenizer
+from ..references import load_tokenizer
+from ..tokenizer import TiktokenTokenizer, Tokenizer
 from . import metrics
 from .counting import TextStats, TokenCounts, count_tokens, subset_stats
 

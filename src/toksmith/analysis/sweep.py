@@ -267,7 +267,7 @@ def fit_vocab_curves(sizes: list[int], nsl: dict[str, list[float]]) -> dict[str,
 
 def run_sweep(cfg: SweepConfig) -> SweepResult:
     """Train (or reuse) every grid point, compare all on the same split, fit, write tables and plots."""
-    from ..tokenizer import load_tokenizer
+    from ..references import load_tokenizer
     from .heldout import heldout_from_config, load_heldout
 
     out = Path(cfg.out_dir)

@@ -213,13 +213,14 @@ def encode(
     text: Optional[str] = typer.Argument(None, help="the text to encode (or --file)"),
     file: Optional[Path] = typer.Option(None, "--file", "-f", help="read the text from this UTF-8 file"),
     as_json: bool = typer.Option(False, "--json", help="print {ids, tokens} as JSON (tokens as escaped bytes)"),
+    pattern: Optional[str] = typer.Option(None, "--pattern", help="split regex for a .tiktoken file: a regex, a file, or a reference name (cl100k)"),
 ) -> None:
     """Encode text; print the ids and each token's bytes."""
     import json
 
     from ..errors import ToksmithError
     from ..formats import escape_bytes
-    from ..tokenizer import load_tokenizer
+    from ..references import load_tokenizer
 
     if (text is None) == (file is None):
         raise ToksmithError("give the text to encode either as an argument or with --file, not both")
@@ -227,7 +228,7 @@ def encode(
         if not file.is_file():
             raise ToksmithError(f"--file {file} does not exist")
         text = file.read_text(encoding="utf-8", errors="surrogateescape")
-    tok = load_tokenizer(tokenizer_name(tokenizer))
+    tok = load_tokenizer(tokenizer_name(tokenizer), pattern=pattern)
     ids = tok.encode(text)
     pieces = [escape_bytes(tok.token_bytes(i)) for i in ids]
     if as_json:

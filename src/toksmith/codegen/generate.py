@@ -97,7 +97,7 @@ def load_model(model_dir: str | Path, device: str = "auto"):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from ..tokenizer import load_tokenizer
+    from ..references import load_tokenizer
 
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").is_file():

@@ -78,7 +78,7 @@ def resolve_curve(spec: str, fit: bool = False) -> NSLCurve:
                         source="paper code sweep points (docs/paper.md §5.3), log-V interp.")
     if spec.startswith("tokenizers:"):
         from ..references import BASELINE, load_reference
-        from ..tokenizer import load_tokenizer
+        from ..references import load_tokenizer
 
         names = [n for n in spec.split(":", 1)[1].split(",") if n]
         if len(names) < 2:

@@ -213,7 +213,7 @@ def run_speed(cfg: SpeedConfig) -> SpeedReport:
     """Measure the V sweep and the tokenizer comparison (see the module docstring); write JSON + PNG."""
     import torch
 
-    from ..tokenizer import load_tokenizer
+    from ..references import load_tokenizer
     from .report import resolve_curve
 
     shape = load_shape(cfg.model)

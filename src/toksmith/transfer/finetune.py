@@ -228,7 +228,7 @@ def finetune(cfg: FinetuneConfig, train_texts: Sequence[str] | None = None, eval
     from accelerate.utils import set_seed
 
     from ..models import resolve_model_dir
-    from ..tokenizer import load_tokenizer
+    from ..references import load_tokenizer
     from .bpb import evaluate_bpb
 
     out = Path(cfg.out_dir)

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from ..artifacts import atomic_dir, atomic_write_json, sha256_file
 from ..errors import ToksmithError
-from ..tokenizer import HF_FILE, MANIFEST_FILE, TIKTOKEN_FILE, Tokenizer, load_tokenizer
+from ..references import load_tokenizer
+from ..tokenizer import HF_FILE, MANIFEST_FILE, TIKTOKEN_FILE, Tokenizer
 from .fvt import METHODS, check_roles, init_rows, roles_by_name, token_map
 
 log = logging.getLogger(__name__)
