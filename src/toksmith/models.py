@@ -9,7 +9,9 @@
 * :func:`tiny_llama` builds a small randomly initialised ``LlamaForCausalLM`` from a config, for tests.
 * :func:`load_causal_lm` resolves ``"smollm2"`` or a model directory into a model, with clear errors.
 
-Limits: only the one GGUF wheel is known; other GGUF files can be loaded with ``from_pretrained(dir, gguf_file=)``
+Limits: SmolLM2's byte-level vocabulary lacks 21 of the 256 single bytes (six control characters and bytes of
+code points U+40000-U+BFFFF among them), so such text does not round-trip (``docs/smollm2_facts.json``). Only the
+one GGUF wheel is known; other GGUF files can be loaded with ``from_pretrained(dir, gguf_file=)``
 by hand. Nothing here touches the network except :func:`smollm2_dir` installing the wheel with pip when missing.
 """
 

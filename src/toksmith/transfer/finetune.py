@@ -242,7 +242,8 @@ def check_resume_config(cfg: FinetuneConfig, out: Path) -> None:
     old, new = json.loads(path.read_text(encoding="utf-8")), to_dict(cfg)
     diff = [k for k in sorted(set(old) | set(new)) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k)]
     if diff:
-        what = ", ".join(f"--{k.replace('_', '-')} {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
+        flag = {"model": "MODEL"}  # the positional argument; every other field is its --flag
+        what = ", ".join(f"{flag.get(k, '--' + k.replace('_', '-'))} {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
         raise ToksmithError(f"{out} holds a run started with other options ({what}); resume it with the same "
                             "options or choose another --out")
 
