@@ -81,12 +81,16 @@ def test_default_model_transfer_and_finetune_from_the_cli(tmp_path, texts):
     data = tmp_path / "train.py"
     data.write_text("\n".join(texts))
     main(["transfer", "smollm2", str(tok), "--out", str(tmp_path / "m"), "--pad-to", "64"])
+    m = tmp_path / "m"  # SmolLM2-Instruct's chat template (a chat_template.jinja) and generation config are kept
+    assert (m / "chat_template.jinja").read_text() == (smollm2_dir() / "chat_template.jinja").read_text()
+    assert (m / "generation_config.json").is_file()
     main(["finetune", str(tmp_path / "m"), "--out", str(tmp_path / "run"), "--train-data", str(data), "--eval-data",
           str(data), "--eval-max-bytes", "600" if ci else "4000", "--steps", "1" if ci else "4", "--seq-len", "32" if ci else "128",
           "--batch-size", "1" if ci else "2", "--warmup-steps", "1"])
     evals = [r for r in map(json.loads, (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) if "eval_bpb" in r]
     assert len(evals) == 2 and all(0 < r["eval_bpb"] < 10 for r in evals)
     assert (tmp_path / "run" / "final" / "model.safetensors").is_file()
+    assert (tmp_path / "run" / "final" / "chat_template.jinja").is_file()
 
 
 @pytest.mark.slow

@@ -177,8 +177,9 @@ def token_map(
     special token with the same text, to the old token of the same role, else to the FVT of its text.
     ``identity_prefix``: ids below it map to themselves (extension keeps old ids and rows).
 
-    >>> # new token b"hello" absent from the old vocabulary, old encodes it as [b"hel", b"lo"] = ids [7, 9]
-    >>> # -> mapping[new_id] == [7, 9]; init_rows then gives (E[7] + E[9]) / 2
+    Example: a new token ``b"hello"`` absent from the old vocabulary, which the old tokenizer encodes as
+    ``[b"hel", b"lo"]`` = ids ``[7, 9]``, gets ``mapping[new_id] == [7, 9]``; :func:`init_rows` then gives
+    ``(E[7] + E[9]) / 2``. Steps per new id: the identity prefix, :func:`map_special`, :func:`map_bytes`.
     """
     old_roles = dict(roles_by_name(old_tok.special_tokens) if old_roles is None else old_roles)
     new_roles = dict(roles_by_name(new_tok.special_tokens) if new_roles is None else new_roles)
