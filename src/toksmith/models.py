@@ -119,15 +119,17 @@ def save_model(model, directory: Path, **kwargs) -> dict[str, str]:
     directory = Path(directory)
     before = {p.name for p in directory.iterdir()} if directory.is_dir() else set()
     model.save_pretrained(directory, **kwargs)
+    written = [p for p in sorted(directory.iterdir()) if p.is_file() and p.name not in before]
+    set_artifact_mode(written)
+    return {p.name: sha256_file(p) for p in written if p.name.endswith(WEIGHT_SUFFIXES)}
+
+
+def set_artifact_mode(paths) -> None:
+    """Give files the mode every other artifact file gets (``open``'s ``0o666 & ~umask``)."""
     umask = os.umask(0)
     os.umask(umask)
-    weights = {}
-    for p in sorted(directory.iterdir()):
-        if p.is_file() and p.name not in before:
-            os.chmod(p, 0o666 & ~umask)
-            if p.name.endswith(WEIGHT_SUFFIXES):
-                weights[p.name] = sha256_file(p)
-    return weights
+    for p in paths:
+        os.chmod(p, 0o666 & ~umask)
 
 
 def tiny_llama(

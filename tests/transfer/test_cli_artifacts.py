@@ -105,6 +105,8 @@ def test_finetune_resume_with_changed_options_is_refused(tmp_path, transferred, 
     run = tmp_path / "run"
     _finetune(transferred, run, data_dir, "--max-steps", "2")
     ckpts = sorted(p.name for p in (run / "checkpoints").iterdir())
+    ckpt_modes = {stat.S_IMODE(p.stat().st_mode) for p in (run / "checkpoints").rglob("*") if p.is_file()}
+    assert ckpt_modes == {stat.S_IMODE((run / "metrics.jsonl").stat().st_mode)}  # weights too, not 0600
     metrics = (run / "metrics.jsonl").read_text()
     capsys.readouterr()
     with pytest.raises(SystemExit) as e:

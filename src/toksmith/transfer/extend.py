@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..artifacts import atomic_dir, atomic_write_json, atomic_write_text, sha256_file
+from ..bpe.reference import merge_word
 from ..config import to_dict
 from ..errors import ToksmithError
 from ..tokenizer import HF_FILE, is_bytelevel, piece_bytes
@@ -146,7 +147,7 @@ class PairIndex:
         touched: set[Pair] = set()
         for i in self.where.pop(pair, ()):
             touched.update(self._add(i, -1))
-            self.words[i] = merge_symbols(self.words[i], pair)
+            self.words[i] = merge_word(self.words[i], pair)
             touched.update(self._add(i, +1))
         self.counts.pop(pair, None)
         touched.discard(pair)
@@ -155,19 +156,6 @@ class PairIndex:
                 heapq.heappush(self.heap, (-self.counts[p], self.key(p), p))
             else:
                 self.counts.pop(p, None)
-
-
-def merge_symbols(word: list[str], pair: Pair) -> list[str]:
-    """Replace each non-overlapping occurrence of ``pair`` in ``word``, left to right."""
-    out, j = [], 0
-    while j < len(word):
-        if j + 1 < len(word) and word[j] == pair[0] and word[j + 1] == pair[1]:
-            out.append(word[j] + word[j + 1])
-            j += 2
-        else:
-            out.append(word[j])
-            j += 1
-    return out
 
 
 def learn_merges(data: dict, texts: Iterable[str], n_new: int, min_frequency: int = 2,

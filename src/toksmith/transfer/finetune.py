@@ -149,6 +149,9 @@ def save_checkpoint(accelerator, out_dir: Path, state: dict, keep: int) -> Path:
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        from ..models import set_artifact_mode
+
+        set_artifact_mode(p for p in tmp.rglob("*") if p.is_file())  # safetensors writes 0600
         atomic_write_json(tmp / MARKER, {**state, "files": file_hashes(tmp, exclude=(MARKER,))})
         if final.exists():
             shutil.rmtree(final)
