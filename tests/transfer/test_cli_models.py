@@ -81,9 +81,31 @@ def test_default_model_transfer_and_finetune_from_the_cli(tmp_path, texts):
     data = tmp_path / "train.py"
     data.write_text("\n".join(texts))
     main(["transfer", "smollm2", str(tok), "--out", str(tmp_path / "m"), "--pad-to", "64"])
+    m = tmp_path / "m"  # SmolLM2-Instruct's chat template (a chat_template.jinja) and generation config are kept
+    assert (m / "chat_template.jinja").read_text() == (smollm2_dir() / "chat_template.jinja").read_text()
+    assert (m / "generation_config.json").is_file()
     main(["finetune", str(tmp_path / "m"), "--out", str(tmp_path / "run"), "--train-data", str(data), "--eval-data",
           str(data), "--eval-max-bytes", "600" if ci else "4000", "--steps", "1" if ci else "4", "--seq-len", "32" if ci else "128",
           "--batch-size", "1" if ci else "2", "--warmup-steps", "1"])
     evals = [r for r in map(json.loads, (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()) if "eval_bpb" in r]
     assert len(evals) == 2 and all(0 < r["eval_bpb"] < 10 for r in evals)
     assert (tmp_path / "run" / "final" / "model.safetensors").is_file()
+    assert (tmp_path / "run" / "final" / "chat_template.jinja").is_file()
+
+
+@pytest.mark.slow
+def test_smollm2_facts_in_the_readme_match_a_fresh_measurement(tmp_path):
+    """README: the default model is dequantized from a 4-bit GGUF and its tokenizer lacks 21 byte values; the
+    committed docs/smollm2_facts.json is what scripts/smollm2_facts.py measures now."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "facts.json"
+    subprocess.run([sys.executable, str(root / "scripts" / "smollm2_facts.py"), str(out)], check=True,
+                   capture_output=True)
+    fresh, committed = json.loads(out.read_text()), json.loads((root / "docs" / "smollm2_facts.json").read_text())
+    assert fresh == committed
+    assert fresh["n_missing_single_bytes"] == 21 and fresh["parameters_by_type"]["Q4_1"] > 100_000_000
+    assert "21 of the 256 byte values" in (root / "README.md").read_text()

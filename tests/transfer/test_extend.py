@@ -83,3 +83,23 @@ def test_sentencepiece_model_is_refused(tmp_path):
     with pytest.raises(ToksmithError, match="SentencePiece .model files have no merge list"):
         extend_tokenizer(ExtendConfig(tokenizer=sp_model, out_dir=tmp_path / "x", n_new=10), ["def f(): pass"])
     assert not (tmp_path / "x").exists()
+
+
+def test_learn_merges_uses_the_reference_trainers_merge_and_tie_rule():
+    """From a bytes-only byte-level tokenizer and no pre-tokenization, extension learns exactly the merges of the
+    oracle trainer (toksmith.bpe.reference), ties included (stdlib text has many tied steps)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    from toksmith.bpe.reference import count_pieces, merge_ties, train_steps
+    from toksmith.transfer.extend import learn_merges
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    tok = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    data = json.loads(tok.to_str())
+    texts = ["aaabdaaabac"] + [t[:3000] for t in stdlib_texts(("heapq.py", "bisect.py"))]
+    got = learn_merges(data, texts, n_new=150, max_token_length=64)
+    want = train_steps(count_pieces(texts, None), len(got), max_token_length=64)
+    assert [(bytelevel_decode(a), bytelevel_decode(b)) for a, b in got] == [pair for pair, _, _ in want]
+    assert len(got) == 150 and merge_ties(texts, None, 150, 64)  # the tie rule was exercised

@@ -89,3 +89,18 @@ def test_sentencepiece_old_tokenizer(new_tok_dir):
     byte_id = next(i for i in range(new.vocab_size) if new.token_bytes(i) == b"\xe2")
     assert old.sp.id_to_piece(mapping[byte_id][0]) == "<0xE2>"
     assert stats.approximate == 0 and mapping[0] == [1] and mapping[1] == [2]
+
+
+def test_token_map_skips_unused_ids(new_tok_dir):
+    """cl100k has no id 100256 (its special tokens start after a gap): as the old tokenizer the hole is skipped,
+    as the new one it maps to nothing (its row gets the mean)."""
+    from toksmith.tokenizer import load_tokenizer
+    from toksmith.transfer.fvt import token_map
+
+    cl100k, small = load_tokenizer("cl100k"), load_tokenizer(new_tok_dir)
+    assert cl100k.vocab_size == 100277
+    mapping, stats = token_map(cl100k, small)
+    assert stats.exact > 600 and all(100256 not in ids for ids in mapping.values())
+    mapping, stats = token_map(small, cl100k)
+    assert mapping[100256] == [] and stats.empty >= 1
+    assert mapping[cl100k.special_tokens["<|endoftext|>"]] == [small.special_tokens["<|end_of_text|>"]]  # by role

@@ -54,13 +54,14 @@ def transfer_cmd(
     method: str = typer.Option(_default("TransferConfig", "method"), help="fvt | mean | random"),
     pad_to: int = typer.Option(_default("TransferConfig", "pad_to_multiple_of"), help="pad the vocabulary to a multiple of this"),
     seed: int = typer.Option(_default("TransferConfig", "seed")),
+    threads: int = typer.Option(_default("TransferConfig", "threads"), help="torch CPU threads (0 = torch's default)"),
     overwrite: bool = typer.Option(False, help="replace an existing output directory"),
 ) -> None:
     """Switch a model to a new tokenizer: new embedding rows (FVT by default), saved as a loadable model directory."""
     from ..transfer.surgery import TransferConfig, transfer
 
     path = transfer(TransferConfig(model=model, tokenizer=Path(tokenizer_name(str(tokenizer))), out_dir=out, method=method,
-                                   pad_to_multiple_of=pad_to, seed=seed, overwrite=overwrite))
+                                   pad_to_multiple_of=pad_to, seed=seed, threads=threads, overwrite=overwrite))
     typer.echo(str(path))
 
 
@@ -85,6 +86,10 @@ def finetune_cmd(
     seed: int = typer.Option(_default("FinetuneConfig", "seed")),
     bf16: str = typer.Option(_default("FinetuneConfig", "bf16"), help="auto | yes | no"),
     resume: bool = typer.Option(True, help="continue from the latest checkpoint in --out"),
+    threads: int = typer.Option(_default("FinetuneConfig", "threads"), help="torch CPU threads (0 = torch's default)"),
+    experimental_distributed: bool = typer.Option(
+        _default("FinetuneConfig", "experimental_distributed"),
+        help="allow a multi-process launch (DDP/FSDP via accelerate launch): experimental, untested"),
 ) -> None:
     """Continue causal-LM training (packing, warm-up + cosine, checkpoints/resume, bits-per-byte eval)."""
     from ..transfer.finetune import FinetuneConfig, finetune
@@ -93,5 +98,6 @@ def finetune_cmd(
         model=model, out_dir=out, train_data=train_data, eval_data=eval_data, steps=steps, max_steps=max_steps,
         seq_len=seq_len, batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup_steps=warmup_steps,
         freeze_body_steps=freeze_body_steps, eval_every=eval_every, eval_max_bytes=eval_max_bytes,
-        ckpt_every=ckpt_every, seed=seed, bf16=bf16, resume=resume))
+        ckpt_every=ckpt_every, seed=seed, bf16=bf16, resume=resume, threads=threads,
+        experimental_distributed=experimental_distributed))
     typer.echo(summary.get("final_model") or f"stopped at step {summary['step']}; rerun to resume")

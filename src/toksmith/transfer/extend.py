@@ -5,7 +5,7 @@ embedding rows are reused as they are. For an old Hugging Face BPE ``tokenizer.j
 SmolLM2 / StarCoder, or SentencePiece-style with ``▁`` and byte fallback) :func:`learn_merges` continues BPE where
 the old merges stop: domain texts are normalised and pre-tokenized with the old tokenizer's own components, each
 pre-token is encoded with the old model, and the most frequent adjacent pair of the resulting symbol sequences is
-merged, repeatedly (ties: the smallest pair). :func:`extend_tokenizer` appends the new tokens after the highest
+merged, repeatedly (ties: the smallest pair by bytes, the rule of :mod:`toksmith.bpe.reference`). :func:`extend_tokenizer` appends the new tokens after the highest
 old id and the new merges after the old ones (lowest priority), so every old id is unchanged and any text where
 no new merge applies encodes exactly as before. :func:`toksmith.transfer.surgery.transfer` gives the new rows
 FVT and copies the old ones (it reads ``extension.json``).
@@ -27,9 +27,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..artifacts import atomic_dir, atomic_write_json, atomic_write_text, sha256_file
+from ..bpe.reference import merge_word
 from ..config import to_dict
 from ..errors import ToksmithError
-from ..tokenizer import HF_FILE, bytelevel_decode
+from ..tokenizer import HF_FILE, is_bytelevel, piece_bytes
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +78,6 @@ def _tokenizer_json(path: Path) -> tuple[Path, dict]:
     return file, data
 
 
-def _is_bytelevel(data: dict) -> bool:
-    return '"ByteLevel"' in json.dumps([data.get("pre_tokenizer"), data.get("decoder")])
-
-
 def symbol_sequences(data: dict, texts: Iterable[str]) -> Counter:
     """Pre-token (as a tuple of old token strings) -> count, using the old tokenizer's normaliser, pre-tokenizer
     and BPE model."""
@@ -100,81 +97,102 @@ def symbol_sequences(data: dict, texts: Iterable[str]) -> Counter:
     return out
 
 
+Pair = tuple[str, str]
+
+
+class PairIndex:
+    """Adjacent-pair counts over weighted symbol sequences, updated incrementally, best pair first.
+
+    The one BPE training loop outside :mod:`toksmith.bpe` (which merges from single bytes): here the symbols are
+    an old tokenizer's token strings. The choice is the same as :func:`toksmith.bpe.reference.train_steps`: the
+    highest count, ties to the smallest ``(left bytes, right bytes)`` (then the spellings), so both learn the
+    same merges from the same bytes (a test checks it). A heap with lazy deletion replaces the reference's scan of
+    all pairs, so thousands of merges stay cheap.
+    """
+
+    def __init__(self, seqs: Counter, allowed, key):
+        self.words = [list(w) for w in seqs]
+        self.freqs = list(seqs.values())
+        self.allowed = allowed  # (a, b) -> may this pair be merged
+        self.key = key  # pair -> its tie-break key
+        self.counts: Counter = Counter()
+        self.where: defaultdict = defaultdict(set)  # pair -> indices of the words holding it
+        for i in range(len(self.words)):
+            self._add(i, +1)
+        self.heap = [(-c, key(p), p) for p, c in self.counts.items()]
+        heapq.heapify(self.heap)
+
+    def _pairs(self, w):
+        return [(a, b) for a, b in zip(w, w[1:]) if self.allowed(a, b)]
+
+    def _add(self, i: int, sign: int) -> list[Pair]:
+        pairs = self._pairs(self.words[i])
+        for p in pairs:
+            self.counts[p] += sign * self.freqs[i]
+            if sign > 0:
+                self.where[p].add(i)
+        return pairs
+
+    def best(self) -> tuple[Pair, int] | None:
+        """The pair to merge next and its count (None when no pair is left); stale heap entries are dropped."""
+        while self.heap:
+            negc, _, pair = self.heap[0]
+            if self.counts.get(pair, 0) == -negc and -negc > 0:
+                return pair, -negc
+            heapq.heappop(self.heap)
+        return None
+
+    def merge(self, pair: Pair) -> None:
+        """Replace every occurrence of ``pair`` by one symbol and update the counts of the pairs around it."""
+        touched: set[Pair] = set()
+        for i in self.where.pop(pair, ()):
+            touched.update(self._add(i, -1))
+            self.words[i] = merge_word(self.words[i], pair)
+            touched.update(self._add(i, +1))
+        self.counts.pop(pair, None)
+        touched.discard(pair)
+        for p in touched:
+            if self.counts[p] > 0:
+                heapq.heappush(self.heap, (-self.counts[p], self.key(p), p))
+            else:
+                self.counts.pop(p, None)
+
+
 def learn_merges(data: dict, texts: Iterable[str], n_new: int, min_frequency: int = 2,
                  max_token_length: int = 64) -> list[tuple[str, str]]:
     """Up to ``n_new`` merges ``(left, right)`` (token strings) whose results are not old tokens, in merge order.
 
-    Each step merges the most frequent adjacent pair of symbols (count >= ``min_frequency``, result at most
-    ``max_token_length`` bytes, no byte-fallback or added token), ties broken by the smallest pair.
+    Steps: encode the domain texts with the old tokenizer (:func:`symbol_sequences`), count adjacent pairs
+    (:class:`PairIndex`), then repeatedly merge the most frequent pair (count >= ``min_frequency``, result at most
+    ``max_token_length`` bytes, no byte-fallback or added token; ties to the smallest pair by bytes) until
+    ``n_new`` merges made a token the old vocabulary lacks.
     """
-    bytelevel = _is_bytelevel(data)
-    vocab = set(data["model"]["vocab"])
+    bytelevel = is_bytelevel(data)
     frozen = {t["content"] for t in data.get("added_tokens", [])}
+    size_cache: dict[str, bytes] = {}
 
-    def nbytes(s: str) -> int:
-        b = bytelevel_decode(s) if bytelevel else None
-        return len(b) if b is not None else len(s.replace("\u2581", " ").encode("utf-8"))
+    def raw(s: str) -> bytes:
+        if s not in size_cache:
+            size_cache[s] = piece_bytes(s, bytelevel, s in frozen)
+        return size_cache[s]
 
     def mergeable(s: str) -> bool:
         return s not in frozen and not (len(s) == 6 and s.startswith("<0x") and s.endswith(">"))
 
-    seqs = symbol_sequences(data, texts)
-    words = [list(w) for w in seqs]
-    freqs = list(seqs.values())
-    counts: Counter = Counter()
-    where: defaultdict = defaultdict(set)
+    def allowed(a: str, b: str) -> bool:
+        return mergeable(a) and mergeable(b) and len(raw(a)) + len(raw(b)) <= max_token_length
 
-    def pairs(w):
-        for a, b in zip(w, w[1:]):
-            if mergeable(a) and mergeable(b) and nbytes(a) + nbytes(b) <= max_token_length:
-                yield a, b
-
-    for i, w in enumerate(words):
-        for p in pairs(w):
-            counts[p] += freqs[i]
-            where[p].add(i)
-    heap = [(-c, p) for p, c in counts.items()]
-    heapq.heapify(heap)
+    index = PairIndex(symbol_sequences(data, texts), allowed, key=lambda p: (raw(p[0]), raw(p[1]), p))
+    vocab = set(data["model"]["vocab"])
     merges: list[tuple[str, str]] = []
-    new_tokens = 0
-    while heap and new_tokens < n_new:
-        negc, pair = heapq.heappop(heap)
-        if counts.get(pair, 0) != -negc:
-            continue  # stale entry
-        if -negc < min_frequency:
+    while len(vocab) - len(data["model"]["vocab"]) < n_new:
+        found = index.best()
+        if found is None or found[1] < min_frequency:
             break
-        a, b = pair
-        merged = a + b
-        touched = Counter()
-        for i in list(where[pair]):
-            w = words[i]
-            for p in pairs(w):
-                counts[p] -= freqs[i]
-                touched[p] += 0
-            j, nw = 0, []
-            while j < len(w):
-                if j + 1 < len(w) and w[j] == a and w[j + 1] == b:
-                    nw.append(merged)
-                    j += 2
-                else:
-                    nw.append(w[j])
-                    j += 1
-            words[i] = nw
-            for p in pairs(nw):
-                counts[p] += freqs[i]
-                where[p].add(i)
-                touched[p] += 0
-        for p in touched:
-            if counts[p] > 0:
-                heapq.heappush(heap, (-counts[p], p))
-            else:
-                counts.pop(p, None)
-        counts.pop(pair, None)
-        where.pop(pair, None)
+        pair = found[0]
+        index.merge(pair)
         merges.append(pair)
-        if merged not in vocab:
-            vocab.add(merged)
-            new_tokens += 1
+        vocab.add(pair[0] + pair[1])
     return merges
 
 
@@ -222,9 +240,9 @@ def extend_tokenizer(cfg: ExtendConfig, texts: Iterable[str] | None = None) -> P
     log.info("extended %s from %d to %d tokens (%d merges)", file, old_size, next_id, len(merges))
     with atomic_dir(out, overwrite=cfg.overwrite) as d:
         atomic_write_text(d / HF_FILE, json.dumps(data, ensure_ascii=False))
-        old_cfg = file.parent / "tokenizer_config.json"
-        if old_cfg.is_file():
-            atomic_write_text(d / "tokenizer_config.json", old_cfg.read_text(encoding="utf-8"))
+        for name in ("tokenizer_config.json", "chat_template.jinja", "chat_template.json"):  # the chat template too
+            if (file.parent / name).is_file():
+                atomic_write_text(d / name, (file.parent / name).read_text(encoding="utf-8"))
         atomic_write_json(d / EXTENSION_FILE, {
             "kind": "toksmith-extension",
             "old_tokenizer": str(file),

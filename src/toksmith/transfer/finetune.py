@@ -10,11 +10,12 @@ every ``eval_every`` steps (:mod:`.bpb`); checkpoints every ``ckpt_every`` steps
 ``accelerator.save_state`` into ``out/checkpoints/step-N``, built in a temporary sibling, completed with a marker
 holding the file hashes, then renamed; a rerun resumes from the latest one (step counter, optimizer, RNG and the
 position in the data stream). ``accelerate launch`` / ``torchrun`` run the same code on several GPUs (DDP or
-FSDP as configured in accelerate): blocks are dealt round-robin to processes.
+FSDP as configured in accelerate, experimental): blocks are dealt round-robin to processes.
 
 Limits: the training stream is re-tokenized from the start on resume and the consumed blocks are skipped (cheap
 next to training). The freeze stage toggles ``requires_grad`` (DDP is then built with ``find_unused_parameters``;
-FSDP supports it only with ``use_orig_params=True``). Multi-GPU runs were not tested here (no GPU available).
+FSDP supports it only with ``use_orig_params=True``). Multi-process runs (DDP/FSDP) are experimental: untested
+(no GPU was available), refused unless ``experimental_distributed`` (``--experimental-distributed``) is set.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 MARKER = "checkpoint.json"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.tiktoken", "toksmith.json",
-                   "transfer.json", "special_tokens_map.json")
+                   "transfer.json", "special_tokens_map.json", "chat_template.jinja", "chat_template.json")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,12 +67,14 @@ class FinetuneConfig:
     seed: int = 0
     bf16: str = "auto"  # auto = bf16 autocast where the GPU supports it | yes | no
     resume: bool = True  # continue from the latest complete checkpoint in out_dir
+    threads: int = 0  # torch intra-op threads on CPU; 0 = torch's default
+    experimental_distributed: bool = False  # allow multi-process (DDP/FSDP) launches: experimental, untested
 
     def __post_init__(self):
         for name in ("seq_len", "batch_size", "grad_accum", "steps", "keep_checkpoints", "eval_max_bytes"):
             if getattr(self, name) < 1:
                 raise ToksmithError(f"FinetuneConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("warmup_steps", "freeze_body_steps", "eval_every", "ckpt_every"):
+        for name in ("warmup_steps", "freeze_body_steps", "eval_every", "ckpt_every", "threads"):
             if getattr(self, name) < 0:
                 raise ToksmithError(f"FinetuneConfig.{name} must be >= 0, got {getattr(self, name)}")
         if self.max_steps is not None and not 1 <= self.max_steps <= self.steps:
@@ -80,6 +83,10 @@ class FinetuneConfig:
             raise ToksmithError(f"FinetuneConfig.lr must be > 0 and min_lr_ratio in [0, 1], got {self.lr}, {self.min_lr_ratio}")
         if self.bf16 not in ("auto", "yes", "no"):
             raise ToksmithError(f"FinetuneConfig.bf16 must be auto, yes or no, got {self.bf16!r}")
+        if self.warmup_steps > self.steps:
+            log.warning("warm-up of %d steps is longer than the run (%d steps): clamped to %d",
+                        self.warmup_steps, self.steps, self.steps)
+            object.__setattr__(self, "warmup_steps", self.steps)
 
 
 def lr_at(step: int, lr: float, warmup: int, total: int, min_ratio: float = 0.1) -> float:
@@ -142,6 +149,9 @@ def save_checkpoint(accelerator, out_dir: Path, state: dict, keep: int) -> Path:
     accelerator.save_state(str(tmp))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        from ..models import set_artifact_mode
+
+        set_artifact_mode(p for p in tmp.rglob("*") if p.is_file())  # safetensors writes 0600
         atomic_write_json(tmp / MARKER, {**state, "files": file_hashes(tmp, exclude=(MARKER,))})
         if final.exists():
             shutil.rmtree(final)
@@ -217,118 +227,216 @@ def train_step(accelerator, model, opt, blocks: list[list[int]], batch_size: int
     return float(accelerator.reduce(torch.tensor(total, device=accelerator.device), reduction="mean").item())
 
 
-def finetune(cfg: FinetuneConfig, train_texts: Sequence[str] | None = None, eval_texts: Sequence[str] | None = None) -> dict:
-    """Train ``cfg.model`` as configured; returns a summary (steps, final loss, bpb curve, paths).
+# Options that may change between a run and its resumption: they do not change what is trained.
+RESUMABLE_CHANGES = ("out_dir", "max_steps", "resume", "threads", "experimental_distributed")
+CONFIG_FILE = "finetune_config.json"
 
-    ``train_texts`` / ``eval_texts`` override ``cfg.train_data`` / ``cfg.eval_data`` (tests, experiments).
+
+def check_resume_config(cfg: FinetuneConfig, out: Path) -> None:
+    """Refuse to resume ``out`` with options other than those it was started with (its ``finetune_config.json``).
+
+    The message names the differing options as CLI flags, with the saved and the new value.
     """
-    import itertools
+    from ..config import to_dict
 
-    import torch
-    from accelerate.utils import set_seed
+    path = out / CONFIG_FILE
+    if not path.is_file():
+        return
+    old, new = json.loads(path.read_text(encoding="utf-8")), to_dict(cfg)
+    diff = [k for k in sorted(set(old) | set(new)) if k not in RESUMABLE_CHANGES and old.get(k) != new.get(k)]
+    if diff:
+        flag = {"model": "MODEL"}  # the positional argument; every other field is its --flag
+        what = ", ".join(f"{flag.get(k, '--' + k.replace('_', '-'))} {old.get(k)!r} -> {new.get(k)!r}" for k in diff)
+        raise ToksmithError(f"{out} holds a run started with other options ({what}); resume it with the same "
+                            "options or choose another --out")
 
-    from ..models import resolve_model_dir
-    from ..references import load_tokenizer
-    from .bpb import evaluate_bpb
 
-    out = Path(cfg.out_dir)
-    model_dir = resolve_model_dir(cfg.model)
-    ckpts = list_checkpoints(out)
+def check_distributed(num_processes: int, allowed: bool) -> None:
+    """Multi-process training (DDP / FSDP through ``accelerate launch``) is experimental: never run it silently."""
+    if num_processes > 1 and not allowed:
+        raise ToksmithError(
+            f"this is a {num_processes}-process launch: multi-GPU fine-tuning (DDP/FSDP) is experimental and "
+            "untested; pass --experimental-distributed to run it anyway, or launch one process")
+    if num_processes > 1:
+        log.warning("multi-process fine-tuning (%d processes) is experimental and untested", num_processes)
+
+
+def _resume_point(cfg: FinetuneConfig, out: Path) -> tuple[Path | None, dict | None]:
+    """Step 1, before anything is written: the checkpoint to resume from (and its state), or refusal."""
     done = out / "summary.json"
     if done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("finished"):
         raise ToksmithError(f"{out} holds a finished run (summary.json); choose a new out_dir to train again")
-    resume_state = None
-    if ckpts:
-        if not cfg.resume:
-            raise ToksmithError(f"{out} already holds checkpoints; pass resume=True (--resume) or a new out_dir")
-        resume_state = check_checkpoint(ckpts[-1][1])  # raises before anything is written
-    accelerator = make_accelerator(cfg)
-    set_seed(cfg.seed)
+    ckpts = list_checkpoints(out)
+    if not ckpts:
+        return None, None
+    if not cfg.resume:
+        raise ToksmithError(f"{out} already holds checkpoints; pass resume=True (--resume) or a new out_dir")
+    check_resume_config(cfg, out)
+    return ckpts[-1][1], check_checkpoint(ckpts[-1][1])
+
+
+def _open_metrics(accelerator, cfg: FinetuneConfig, out: Path, ckpt: Path | None, state: dict | None) -> tuple[int, int]:
+    """Step 3: restore the checkpoint (model, optimizer, RNG) and cut metrics.jsonl back to it, or start a fresh
+    run directory (empty metrics, the config). Returns ``(step, blocks consumed)``."""
+    metrics_path = out / "metrics.jsonl"
+    if ckpt is not None:
+        accelerator.load_state(str(ckpt))
+        log.info("resuming from %s (step %d)", ckpt, int(state["step"]))
+        if accelerator.is_main_process:  # drop records logged after the checkpoint: they are redone
+            kept = [r for r in read_metrics(out) if r["step"] <= int(state["step"])]
+            atomic_write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+        return int(state["step"]), int(state["blocks"])
+    if accelerator.is_main_process:
+        from ..config import save_config
+
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(metrics_path, "")
+        save_config(cfg, out / CONFIG_FILE)
+    return 0, 0
+
+
+@dataclasses.dataclass
+class _Run:
+    """What the steps of one :func:`finetune` call share."""
+
+    cfg: FinetuneConfig
+    out: Path
+    model_dir: Path
+    accelerator: object
+    model: object
+    opt: object
+    tok: object
+    bos: int | None
+    eos: int | None
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.out / "metrics.jsonl"
+
+
+def _setup(cfg: FinetuneConfig, out: Path, model_dir: Path) -> _Run:
+    """Step 2: threads, ``accelerate`` (refusing an unasked multi-process launch), seed, model, optimizer."""
+    import torch
+    from accelerate.utils import set_seed
     from transformers import AutoModelForCausalLM
 
+    from ..references import load_tokenizer
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    accelerator = make_accelerator(cfg)
+    check_distributed(accelerator.num_processes, cfg.experimental_distributed)
+    set_seed(cfg.seed)
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    tok = load_tokenizer(model_dir)
     bos, eos = model.config.bos_token_id, model.config.eos_token_id
     eos = eos[0] if isinstance(eos, (list, tuple)) else eos
     model, opt = accelerator.prepare(model, make_optimizer(model, cfg))
-    step, blocks_done = 0, 0
-    metrics_path = out / "metrics.jsonl"
-    if resume_state is not None:
-        accelerator.load_state(str(ckpts[-1][1]))
-        step, blocks_done = int(resume_state["step"]), int(resume_state["blocks"])
-        log.info("resuming from %s (step %d)", ckpts[-1][1], step)
-        if accelerator.is_main_process:  # drop records logged after the checkpoint: they are redone
-            kept = [r for r in read_metrics(out) if r["step"] <= step]
-            atomic_write_text(metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
-    elif accelerator.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(metrics_path, "")
-        from ..config import save_config
+    return _Run(cfg, out, model_dir, accelerator, model, opt, load_tokenizer(model_dir), bos, eos)
 
-        save_config(cfg, out / "finetune_config.json")
 
-    texts = train_texts if train_texts is not None else training_texts(cfg.train_data, cfg.train_chars)
-    eval_set = list(eval_texts) if eval_texts is not None else heldout_texts(cfg.eval_data, cfg.eval_max_bytes, cfg.train_chars)
-    per_step = cfg.batch_size * cfg.grad_accum * accelerator.num_processes
-    stream = itertools.islice(packed_blocks(texts, tok, cfg.seq_len, bos, eos), blocks_done, None)
-    unwrapped = accelerator.unwrap_model(model)
+def _evaluate(run: _Run, eval_set: list[str], at: int) -> None:
+    """Held-out bits per byte of the current model, appended to metrics.jsonl."""
+    from .bpb import evaluate_bpb
 
-    def evaluate(at: int) -> None:
-        r = evaluate_bpb(model, tok, eval_set, seq_len=cfg.seq_len, batch_size=cfg.batch_size,
-                         start_id=bos if bos is not None else eos, accelerator=accelerator)
-        log.info("step %d: held-out %.4f bits/byte (%.4f tokens/byte)", at, r["bpb"], r["tokens_per_byte"])
-        if accelerator.is_main_process:
-            _append_metrics(metrics_path, {"step": at, "eval_bpb": r["bpb"], "tokens_per_byte": r["tokens_per_byte"]})
+    r = evaluate_bpb(run.model, run.tok, eval_set, seq_len=run.cfg.seq_len, batch_size=run.cfg.batch_size,
+                     start_id=run.bos if run.bos is not None else run.eos, accelerator=run.accelerator)
+    log.info("step %d: held-out %.4f bits/byte (%.4f tokens/byte)", at, r["bpb"], r["tokens_per_byte"])
+    if run.accelerator.is_main_process:
+        _append_metrics(run.metrics_path, {"step": at, "eval_bpb": r["bpb"], "tokens_per_byte": r["tokens_per_byte"]})
 
-    if step == 0:
-        evaluate(0)
-    stop = cfg.max_steps or cfg.steps
-    last_loss = float("nan")
+
+def _progress(accelerator, total: int, done: int):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    progress = Progress(TextColumn("finetune {task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        disable=not accelerator.is_main_process)
+    progress = Progress(TextColumn("finetune {task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeRemainingColumn(), disable=not accelerator.is_main_process)
+    return progress, progress.add_task("", total=total, completed=done)
+
+
+def _train_loop(run: _Run, stream, eval_set: list[str], step: int, blocks_done: int) -> tuple[int, float]:
+    """Step 4: optimizer steps until ``max_steps`` (or ``steps``), each logged; evaluation every ``eval_every``
+    steps and at the end; a checkpoint every ``ckpt_every`` steps and when stopped early. Returns the last step and
+    loss."""
+    import itertools
+
+    cfg, acc = run.cfg, run.accelerator
+    per_step = cfg.batch_size * cfg.grad_accum * acc.num_processes
+    unwrapped = acc.unwrap_model(run.model)
+    stop = cfg.max_steps or cfg.steps
+    last_loss = float("nan")
+    progress, task = _progress(acc, cfg.steps, step)
     with progress:
-        task = progress.add_task("", total=cfg.steps, completed=step)
-        model.train()
+        run.model.train()
         while step < stop:
             _set_body_trainable(unwrapped, step >= cfg.freeze_body_steps)
             lr = lr_at(step, cfg.lr, cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio)
-            for g in opt.param_groups:
+            for g in run.opt.param_groups:
                 g["lr"] = lr
             blocks = list(itertools.islice(stream, per_step))
             if len(blocks) < per_step:
                 raise ToksmithError(f"training data ran out at step {step}: give more text or fewer steps")
-            blocks = blocks[accelerator.process_index :: accelerator.num_processes]
-            last_loss = train_step(accelerator, model, opt, blocks, cfg.batch_size, cfg.grad_accum, cfg.grad_clip)
+            blocks = blocks[acc.process_index :: acc.num_processes]
+            last_loss = train_step(acc, run.model, run.opt, blocks, cfg.batch_size, cfg.grad_accum, cfg.grad_clip)
             step += 1
             blocks_done += per_step
-            if accelerator.is_main_process:
-                _append_metrics(metrics_path, {"step": step, "loss": last_loss, "lr": lr, "blocks": blocks_done})
+            if acc.is_main_process:
+                _append_metrics(run.metrics_path, {"step": step, "loss": last_loss, "lr": lr, "blocks": blocks_done})
             progress.update(task, completed=step, description=f"loss {last_loss:.3f}")
             if (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps:
-                evaluate(step)
+                _evaluate(run, eval_set, step)
             if (cfg.ckpt_every and step % cfg.ckpt_every == 0) or step == stop < cfg.steps:
-                save_checkpoint(accelerator, out, {"step": step, "blocks": blocks_done, "loss": last_loss}, cfg.keep_checkpoints)
-    summary = {"step": step, "finished": step >= cfg.steps, "loss": last_loss, "metrics": str(metrics_path)}
+                save_checkpoint(acc, run.out, {"step": step, "blocks": blocks_done, "loss": last_loss}, cfg.keep_checkpoints)
+    return step, last_loss
+
+
+def finetune(cfg: FinetuneConfig, train_texts: Sequence[str] | None = None, eval_texts: Sequence[str] | None = None) -> dict:
+    """Train ``cfg.model`` as configured; returns a summary (steps, final loss, bpb curve, paths).
+
+    ``train_texts`` / ``eval_texts`` override ``cfg.train_data`` / ``cfg.eval_data`` (tests, experiments).
+    Steps: (1) :func:`_resume_point`: the checkpoint to resume from, refusing changed options; (2) :func:`_setup`:
+    ``accelerate``, model, optimizer; (3) :func:`_open_metrics`: restore the checkpoint or start the run
+    directory; (4) :func:`_train_loop`: steps, metrics, evaluation, checkpoints, progress; (5) the final model,
+    the curve and ``summary.json``.
+    """
+    import itertools
+
+    from ..models import resolve_model_dir
+
+    out = Path(cfg.out_dir)
+    model_dir = resolve_model_dir(cfg.model)
+    ckpt, state = _resume_point(cfg, out)  # raises before anything is written
+    run = _setup(cfg, out, model_dir)
+    step, blocks_done = _open_metrics(run.accelerator, cfg, out, ckpt, state)
+    texts = train_texts if train_texts is not None else training_texts(cfg.train_data, cfg.train_chars)
+    eval_set = list(eval_texts) if eval_texts is not None else heldout_texts(cfg.eval_data, cfg.eval_max_bytes, cfg.train_chars)
+    stream = itertools.islice(packed_blocks(texts, run.tok, cfg.seq_len, run.bos, run.eos), blocks_done, None)
+    if step == 0:
+        _evaluate(run, eval_set, 0)
+    step, last_loss = _train_loop(run, stream, eval_set, step, blocks_done)
+    summary = {"step": step, "finished": step >= cfg.steps, "loss": last_loss, "metrics": str(run.metrics_path)}
     if step >= cfg.steps and cfg.save_final:
-        summary["final_model"] = str(save_final(accelerator, model, model_dir, out / "final"))
-    if accelerator.is_main_process:
+        summary["final_model"] = str(save_final(run.accelerator, run.model, model_dir, out / "final"))
+    if run.accelerator.is_main_process:
         summary["curve"] = str(plot_curve(read_metrics(out), out / "curve.png", title=f"finetune {model_dir.name}"))
         atomic_write_json(out / "summary.json", summary)
     return summary
 
 
 def save_final(accelerator, model, model_dir: Path, path: Path) -> Path:
-    """The trained model (safetensors, full state dict under FSDP) + the tokenizer files, atomically."""
+    """The trained model (safetensors, full state dict under FSDP; generation_config.json) + the tokenizer files
+    and chat template, atomically; ``finetune.json`` holds the sha256 of the weight files."""
     state = accelerator.get_state_dict(model)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         with atomic_dir(path) as d:
-            accelerator.unwrap_model(model).save_pretrained(d, state_dict=state)
+            from ..models import save_model
+
+            weights = save_model(accelerator.unwrap_model(model), d, state_dict=state)
             for name in TOKENIZER_FILES:
                 if (model_dir / name).is_file():
                     shutil.copyfile(model_dir / name, d / name)
+            atomic_write_json(d / "finetune.json", {"kind": "toksmith-finetune", "base_model": str(model_dir),
+                                                    "weights_sha256": weights})
     accelerator.wait_for_everyone()
     return path
 

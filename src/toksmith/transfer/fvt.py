@@ -84,10 +84,19 @@ def old_byte_index(old_tok: Tokenizer) -> dict[bytes, int]:
     for i in range(old_tok.vocab_size):
         if i in special:
             continue
-        b = old_tok.token_bytes(i)
+        b = _token_bytes(old_tok, i)
         if b and b not in index:
             index[b] = i
     return index
+
+
+def _token_bytes(tok: Tokenizer, i: int) -> bytes:
+    """Bytes of id ``i``, or ``b""`` for an unused id (cl100k has no id 100256: its special tokens start after a
+    gap)."""
+    try:
+        return tok.token_bytes(i)
+    except KeyError:
+        return b""
 
 
 def encode_bytes(old_tok: Tokenizer, data: bytes, index: Mapping[bytes, int]) -> tuple[list[int], bool]:
@@ -168,54 +177,63 @@ def token_map(
     special token with the same text, to the old token of the same role, else to the FVT of its text.
     ``identity_prefix``: ids below it map to themselves (extension keeps old ids and rows).
 
-    >>> # new token b"hello" absent from the old vocabulary, old encodes it as [b"hel", b"lo"] = ids [7, 9]
-    >>> # -> mapping[new_id] == [7, 9]; init_rows then gives (E[7] + E[9]) / 2
+    Example: a new token ``b"hello"`` absent from the old vocabulary, which the old tokenizer encodes as
+    ``[b"hel", b"lo"]`` = ids ``[7, 9]``, gets ``mapping[new_id] == [7, 9]``; :func:`init_rows` then gives
+    ``(E[7] + E[9]) / 2``. Steps per new id: the identity prefix, :func:`map_special`, :func:`map_bytes`.
     """
     old_roles = dict(roles_by_name(old_tok.special_tokens) if old_roles is None else old_roles)
     new_roles = dict(roles_by_name(new_tok.special_tokens) if new_roles is None else new_roles)
     index = old_byte_index(old_tok)
-    old_special = old_tok.special_tokens
-    new_special_ids = {i: s for s, i in new_tok.special_tokens.items()}
+    new_special = {i: s for s, i in new_tok.special_tokens.items()}
     role_of = {i: r for r, i in new_roles.items()}
     stats = MapStats(new_vocab=new_tok.vocab_size, old_vocab=old_tok.vocab_size)
     mapping: dict[int, list[int]] = {}
     pieces = 0
     for i in range(new_tok.vocab_size):
         if i < identity_prefix:
-            mapping[i] = [i]
-            stats.exact += 1
-            continue
-        if i in new_special_ids or i in role_of:
-            text = new_special_ids.get(i) or new_tok.token_bytes(i).decode("utf-8", "replace")
-            if text in old_special:
-                mapping[i] = [old_special[text]]
-                stats.special_by_text += 1
-                continue
-            role = role_of.get(i)
-            if role is not None and old_roles.get(role) is not None:
-                mapping[i] = [old_roles[role]]
-                stats.special_by_role += 1
-                continue
-            ids, _ = encode_bytes(old_tok, text.encode("utf-8"), index)
-            mapping[i] = ids
-            stats.special_by_text += 1
-            continue
-        b = new_tok.token_bytes(i)
-        if b in index:
-            mapping[i] = [index[b]]
-            stats.exact += 1
-            continue
-        ids, exact = encode_bytes(old_tok, b, index) if b else ([], False)
-        mapping[i] = ids
-        if not ids:
-            stats.empty += 1
+            mapping[i], how = [i], "exact"
+        elif i in new_special or i in role_of:
+            text = new_special.get(i) or _token_bytes(new_tok, i).decode("utf-8", "replace")
+            mapping[i], how = map_special(old_tok, text, role_of.get(i), old_roles, index)
         else:
-            stats.composed += 1
-            pieces += len(ids)
-        if not exact:
-            stats.approximate += 1
+            mapping[i], how = map_bytes(old_tok, _token_bytes(new_tok, i), index)
+        _count(stats, how, mapping[i])
+        pieces += len(mapping[i]) if how in ("composed", "approximate") else 0
     stats.mean_pieces = pieces / stats.composed if stats.composed else 0.0
     return mapping, stats
+
+
+def map_special(old_tok: Tokenizer, text: str, role: str | None, old_roles: Mapping[str, int],
+                index: Mapping[bytes, int]) -> tuple[list[int], str]:
+    """A new special token -> old ids: the old special token with the same text, else the old token of the same
+    role, else the FVT of its text. Returns ``(ids, "special_by_text" | "special_by_role")``."""
+    if text in old_tok.special_tokens:
+        return [old_tok.special_tokens[text]], "special_by_text"
+    if role is not None and old_roles.get(role) is not None:
+        return [old_roles[role]], "special_by_role"
+    return encode_bytes(old_tok, text.encode("utf-8"), index)[0], "special_by_text"
+
+
+def map_bytes(old_tok: Tokenizer, data: bytes, index: Mapping[bytes, int]) -> tuple[list[int], str]:
+    """An ordinary new token's bytes -> old ids: the old token with the same bytes (``exact``), else the old
+    encoding of the bytes (``composed``; ``approximate`` when it does not reproduce them; ``empty`` when nothing
+    maps)."""
+    if data in index:
+        return [index[data]], "exact"
+    ids, exact = encode_bytes(old_tok, data, index) if data else ([], False)
+    if not ids:
+        return ids, "empty"
+    return ids, "composed" if exact else "approximate"
+
+
+def _count(stats: MapStats, how: str, ids: list[int]) -> None:
+    """Tally one mapped token: ``approximate`` tokens are also ``composed``; empty non-exact ones are also
+    ``approximate`` (the bytes were not reproduced)."""
+    if how == "approximate":
+        stats.composed += 1
+    if how == "empty":
+        stats.approximate += 1
+    setattr(stats, how, getattr(stats, how) + 1)
 
 
 def init_rows(E_old, mapping: Mapping[int, Sequence[int]], method: str = "fvt", num_rows: int | None = None,

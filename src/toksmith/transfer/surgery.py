@@ -7,7 +7,9 @@ input embedding and, for untied models, the output head (tied models stay tied: 
 ``AutoModelForCausalLM.from_pretrained`` / ``AutoTokenizer.from_pretrained`` (and vLLM) load directly:
 ``model.safetensors``, ``config.json``, ``generation_config.json``, ``tokenizer.json`` + ``tokenizer_config.json``
 (plus toksmith's ``tokenizer.tiktoken``/``toksmith.json`` when the tokenizer is a toksmith directory) and
-``transfer.json``, the manifest (old model, tokenizer hashes, method, overlap statistics).
+``transfer.json``, the manifest (old model, sha256 of the weight and tokenizer files, method, overlap
+statistics). The old model's chat template (tokenizer_config.json's ``chat_template`` or
+``chat_template.jinja``) and generation config are kept unless the new tokenizer brings its own template.
 
 Limits: models whose embedding is an ``nn.Embedding`` and whose head is an ``nn.Linear`` (every HF decoder-only
 LM); the head bias, if any, gets the same mapping. Vocabulary padding rows get the mean of the old rows.
@@ -43,6 +45,7 @@ class TransferConfig:
     method: str = "fvt"  # fvt (Gee et al. 2022) | mean | random: the paper's with/without-FVT comparison
     pad_to_multiple_of: int = 1  # 64 gives tensor-core friendly shapes; padding rows are never produced
     seed: int = 0
+    threads: int = 0  # torch intra-op threads; 0 = torch's default
     noise: float = 0.01  # std of the noise of `mean`, relative to the std of the old embeddings
     overwrite: bool = False
     identity_prefix: int = 0  # ids below this keep their old rows (set by `extend`)
@@ -56,6 +59,8 @@ class TransferConfig:
             raise ToksmithError(f"TransferConfig.pad_to_multiple_of must be >= 1, got {self.pad_to_multiple_of}")
         if self.noise < 0:
             raise ToksmithError(f"TransferConfig.noise must be >= 0, got {self.noise}")
+        if self.threads < 0:
+            raise ToksmithError(f"TransferConfig.threads must be >= 0, got {self.threads}")
 
 
 def model_roles(model, old_tok: Tokenizer) -> dict[str, int]:
@@ -174,9 +179,35 @@ def write_hf_tokenizer(src: Path, out: Path, tok: Tokenizer, roles: dict[str, in
     atomic_write_json(out / "tokenizer_config.json", cfg)
 
 
+CHAT_TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
+
+
+def copy_chat_template(sources: tuple[Path, ...], out: Path) -> str | None:
+    """Give ``out`` the chat template of the first source directory that has one (a ``chat_template`` key in
+    its tokenizer_config.json, or a ``chat_template.jinja``/``.json`` file); returns that directory, or None.
+
+    ``transfer`` passes the new tokenizer's directory, then the old model's: a model keeps its chat template
+    unless the new tokenizer brings its own.
+    """
+    cfg_path = out / "tokenizer_config.json"
+    for src in sources:
+        src_cfg = src / "tokenizer_config.json"
+        key = json.loads(src_cfg.read_text(encoding="utf-8")).get("chat_template") if src_cfg.is_file() else None
+        files = [n for n in CHAT_TEMPLATE_FILES if (src / n).is_file()]
+        if not key and not files:
+            continue
+        for name in files:
+            shutil.copyfile(src / name, out / name)
+        if key:
+            cfg = json.loads(cfg_path.read_text(encoding="utf-8")) if cfg_path.is_file() else {}
+            atomic_write_json(cfg_path, {**cfg, "chat_template": key})
+        return str(src)
+    return None
+
+
 def transfer(cfg: TransferConfig) -> Path:
     """Run the switch described by ``cfg``; returns the output model directory."""
-    from ..models import load_causal_lm
+    from ..models import load_causal_lm, save_model
 
     out = Path(cfg.out_dir)
     if out.exists() and not cfg.overwrite:
@@ -185,6 +216,10 @@ def transfer(cfg: TransferConfig) -> Path:
     if not new_src.exists():
         raise ToksmithError(f"new tokenizer {new_src} does not exist; pass a tokenizer directory (toksmith train)")
     new_tok = load_tokenizer(new_src)
+    if cfg.threads:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
     model, model_dir = load_causal_lm(cfg.model)
     old_tok = load_tokenizer(model_dir)
     _embeddings(model)  # fail early on a model without embeddings
@@ -217,13 +252,16 @@ def transfer(cfg: TransferConfig) -> Path:
     from ..config import to_dict
 
     with atomic_dir(out) as d:
-        model.save_pretrained(d)
+        weights = save_model(model, d)  # generation_config.json included (ids remapped above)
         max_len = int(getattr(model.config, "max_position_embeddings", 2048))
         write_hf_tokenizer(new_src, d, new_tok, new_roles, max_len)
+        template_from = copy_chat_template((new_src if new_src.is_dir() else new_src.parent, model_dir), d)
         atomic_write_json(d / MANIFEST, {
             "kind": "toksmith-transfer",
             "config": to_dict(cfg),
             "old_model": str(model_dir),
+            "weights_sha256": weights,
+            "chat_template_from": template_from,
             "old_model_config_sha256": sha256_file(model_dir / "config.json"),
             "old_tokenizer": {"name": old_tok.name, "vocab_size": old_tok.vocab_size},
             "new_tokenizer": {"name": new_tok.name, "vocab_size": new_tok.vocab_size,
