@@ -11,7 +11,7 @@ SmolLM2-135M-Instruct (``smollm2``) with its own tokenizer (``original``) or swi
 code tokenizer of ``experiments/transfer_smollm2.py`` with an initialisation method. Every model trains on the
 same code documents of the default corpus (packed ``[BOS] + ids + [EOS]`` blocks of ``--seq-len`` tokens), AdamW
 (0.9, 0.95, wd 0.1), linear warm-up then cosine to 10% of ``--lr``, and is evaluated every ``--eval-every`` steps
-on the same 16 KB of held-out code (:func:`toksmith.transfer.bpb.evaluate_bpb`, seq_len 512). Bytes seen are
+on the same 8 KB of held-out code (the first half of the bench's 16 KB) (:func:`toksmith.transfer.bpb.evaluate_bpb`, seq_len 512). Bytes seen are
 counted exactly: the UTF-8 bytes of every trained target token (``token_bytes``; BOS/EOS count 0). Each run
 writes ``results/transfer_curve_<init>.json`` after every evaluation (atomic), so a killed run keeps its curve.
 
@@ -120,7 +120,9 @@ def run(args) -> None:
         opt.zero_grad(set_to_none=True)
         seen_bytes += sum(nbytes[i] if i < len(nbytes) else 0 for row in batch for i in row[1:])
         seen_tokens += args.batch * args.seq_len
-        rec["train"].append({"step": step, "loss": round(float(loss), 4), "bytes_seen": seen_bytes})
+        rec["train"].append({"step": step, "loss": round(loss.item(), 4), "bytes_seen": seen_bytes})
+        if step % 10 == 0:
+            log.info("%s step %d: loss %.3f", args.init, step, float(loss))
         if step % args.eval_every == 0 or step == args.steps:
             evaluate(step)
     model.eval()
@@ -181,11 +183,11 @@ def main(argv=None) -> None:
     r.add_argument("--init", required=True, help="original, or an initialisation method name")
     r.add_argument("--steps", type=int, default=200)
     r.add_argument("--seq-len", type=int, default=128)
-    r.add_argument("--batch", type=int, default=4)
-    r.add_argument("--lr", type=float, default=3e-4)
-    r.add_argument("--warmup", type=int, default=20)
-    r.add_argument("--eval-every", type=int, default=25)
-    r.add_argument("--eval-bytes", type=int, default=16_000)
+    r.add_argument("--batch", type=int, default=1)
+    r.add_argument("--lr", type=float, default=1e-4)
+    r.add_argument("--warmup", type=int, default=10)
+    r.add_argument("--eval-every", type=int, default=50)
+    r.add_argument("--eval-bytes", type=int, default=8_000)
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--seed", type=int, default=0)
     sub.add_parser("plot")

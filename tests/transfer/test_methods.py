@@ -106,3 +106,27 @@ def test_continuation_logp_fallbacks():
     assert continuation_logp(s, [1, 2, 3]) == pytest.approx(-1.7)
     assert continuation_logp(s, [5, 7]) == pytest.approx(-3.0)
     assert continuation_logp(s, [5]) == 0.0
+
+
+def test_bench_smoke(old_tied_model_dir, new_tok_dir, texts, tmp_path, monkeypatch):
+    """bench/transfer_init.py --smoke on a tiny tied Llama: every method gets a row with finite bits/byte."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    monkeypatch.setenv("TOKSMITH_CACHE", str(tmp_path / "cache"))
+    bench = Path(__file__).resolve().parents[2] / "bench" / "transfer_init.py"
+    spec = importlib.util.spec_from_file_location("bench_transfer_init", bench)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    (tmp_path / "heldout.txt").write_text(texts[5][:3000])
+    out = tmp_path / "bench.json"
+    run = mod.main(["--smoke", "--model", str(old_tied_model_dir), "--tokenizer", str(new_tok_dir), "--eval-file",
+                    str(tmp_path / "heldout.txt"), "--eval-bytes", "3000", "--jobs", "2", "--out", str(out)])
+    assert set(run["rows"]) == {"original", *METHODS}
+    for label, row in run["rows"].items():
+        assert "error" not in row, (label, row)
+        assert 0 < row["bpb"] < 40 and row["tokens_per_byte"] > 0
+        assert set(row["continuations"]) == set(mod.PROMPTS)
+    assert json.loads(out.read_text())["runs"][-1]["rows"]["fvt"]["bpb"] == run["rows"]["fvt"]["bpb"]
+    assert "| fvt-logprob |" in out.with_suffix(".md").read_text()

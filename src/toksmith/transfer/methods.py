@@ -83,7 +83,7 @@ class InitContext:
 InitMethod = Callable[[InitContext], Rows]
 
 
-def model_stats(model, old_tok, texts: Sequence[str], max_tokens: int = 16384, seq_len: int = 512,
+def model_stats(model, old_tok, texts: Sequence[str], max_tokens: int = 4096, seq_len: int = 512,
                 max_positions: int = 8192, seed: int = 0) -> ModelStats:
     """Run ``model`` over ``texts`` (old tokenization, ``[BOS] + ids`` windows of ``seq_len``); see :class:`ModelStats`."""
     import torch

@@ -46,7 +46,7 @@ class TransferConfig:
     overwrite: bool = False
     identity_prefix: int = 0  # ids below this keep their old rows (set by `extend`)
     untie: bool = False  # give a tied model a separate output head (needed by the `-logprob` methods)
-    calib_bytes: int = 65536  # training-split code the statistics-based methods run the old model on
+    calib_bytes: int = 16384  # training-split code the statistics-based methods run the old model on
 
     def __post_init__(self):
         if self.method not in METHODS:
