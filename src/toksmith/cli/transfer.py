@@ -51,7 +51,10 @@ def transfer_cmd(
     model: str = typer.Argument(..., help="'smollm2' or a Hugging Face causal-LM directory"),
     tokenizer: Path = typer.Argument(..., help="new tokenizer directory (toksmith train / toksmith extend output)"),
     out: Path = typer.Option(..., "--out", "-o", help="output model directory"),
-    method: str = typer.Option(_default("TransferConfig", "method"), help="fvt | mean | random"),
+    method: str = typer.Option(_default("TransferConfig", "method"),
+                               help="initialisation: a name of toksmith.transfer.methods.METHODS (bench/transfer_init.md)"),
+    untie: bool = typer.Option(_default("TransferConfig", "untie"), help="separate output head (needed by *-logprob)"),
+    align_minutes: float = typer.Option(0.0, help="then align the new rows (body frozen) for this many CPU minutes"),
     pad_to: int = typer.Option(_default("TransferConfig", "pad_to_multiple_of"), help="pad the vocabulary to a multiple of this"),
     seed: int = typer.Option(_default("TransferConfig", "seed")),
     threads: int = typer.Option(_default("TransferConfig", "threads"), help="torch CPU threads (0 = torch's default)"),
@@ -61,7 +64,13 @@ def transfer_cmd(
     from ..transfer.surgery import TransferConfig, transfer
 
     path = transfer(TransferConfig(model=model, tokenizer=Path(tokenizer_name(str(tokenizer))), out_dir=out, method=method,
-                                   pad_to_multiple_of=pad_to, seed=seed, threads=threads, overwrite=overwrite))
+                                   pad_to_multiple_of=pad_to, seed=seed, threads=threads, overwrite=overwrite,
+                                   untie=untie))
+    if align_minutes > 0:
+        from ..transfer.align import AlignConfig, align
+        from ..transfer.data import heldout_texts
+
+        align(AlignConfig(model_dir=path, minutes=align_minutes), eval_texts=heldout_texts("default", 16_000))
     typer.echo(str(path))
 
 

@@ -29,7 +29,16 @@ from ..tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
 
-METHODS = ("fvt", "mean", "random")
+ROW_METHODS = ("fvt", "mean", "random")  # what init_rows builds; every method: toksmith.transfer.methods.METHODS
+
+
+def __getattr__(name: str):
+    """``fvt.METHODS``: the names of the full registry :data:`toksmith.transfer.methods.METHODS` (imported lazily)."""
+    if name == "METHODS":
+        from .methods import METHODS
+
+        return tuple(METHODS)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # Spellings of special tokens by role, across common tokenizers (Llama 3, Llama 2, GPT-2, StarCoder, CodeLlama,
 # DeepSeek-Coder, Qwen2). The toksmith defaults come first.
@@ -250,10 +259,10 @@ def init_rows(E_old, mapping: Mapping[int, Sequence[int]], method: str = "fvt", 
     """
     import torch
 
-    if method not in METHODS:
+    if method not in ROW_METHODS:
         from ..errors import unknown_name
 
-        raise unknown_name("initialisation method", method, METHODS)
+        raise unknown_name("initialisation method", method, ROW_METHODS)
     E = E_old.detach().float()
     num_rows = num_rows if num_rows is not None else (max(mapping) + 1 if mapping else 0)
     if mapping and max(mapping) >= num_rows:

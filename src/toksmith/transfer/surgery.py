@@ -49,6 +49,8 @@ class TransferConfig:
     noise: float = 0.01  # std of the noise of `mean`, relative to the std of the old embeddings
     overwrite: bool = False
     identity_prefix: int = 0  # ids below this keep their old rows (set by `extend`)
+    untie: bool = False  # give a tied model a separate output head (needed by the `-logprob` methods)
+    calib_bytes: int = 16384  # training-split code the statistics-based methods run the old model on
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -116,11 +118,20 @@ def is_tied(model) -> bool:
 
 
 def swap_vocabulary(model, mapping: dict[int, list[int]], method: str, num_rows: int, seed: int = 0,
-                    noise: float = 0.01) -> None:
-    """Replace the model's input embedding and output head in place with ``num_rows`` rows built by ``method``."""
+                    noise: float = 0.01, untie: bool = False, old_tok: Tokenizer | None = None,
+                    new_tok: Tokenizer | None = None, calib_texts=None) -> None:
+    """Replace the model's input embedding and output head in place with ``num_rows`` rows built by ``method``.
+
+    ``method``: a name of :data:`toksmith.transfer.methods.METHODS`. Statistics-based methods run the old model
+    (before the swap) over ``calib_texts`` tokenized with ``old_tok``; ``focus`` reads them with ``new_tok``.
+    A tied model stays tied unless ``untie``.
+    """
     import torch
     import torch.nn as nn
 
+    from .methods import InitContext, get_method, model_stats
+
+    init = get_method(method)
     emb, head = _embeddings(model)
     top = max((i for ids in mapping.values() for i in ids), default=-1)
     if top >= emb.weight.shape[0]:
@@ -130,23 +141,34 @@ def swap_vocabulary(model, mapping: dict[int, list[int]], method: str, num_rows:
         )
     tied = is_tied(model)
     std = float(getattr(model.config, "initializer_range", 0.02))
+    texts = list(calib_texts or [])
+    ctx = InitContext(
+        E_in=emb.weight, E_out=None if tied and not untie else head.weight, mapping=mapping, num_rows=num_rows,
+        std=std, noise=noise, seed=seed,
+        stats_fn=(lambda: model_stats(model, old_tok, texts)) if old_tok is not None and texts else None,
+        new_texts_fn=(lambda: new_tok.encode_batch(texts)) if new_tok is not None and texts else None)
     with torch.no_grad():
+        rows = init(ctx)
         new_emb = nn.Embedding(num_rows, emb.weight.shape[1], dtype=emb.weight.dtype, device=emb.weight.device)
-        new_emb.weight.copy_(init_rows(emb.weight, mapping, method, num_rows, std=std, noise=noise, seed=seed))
+        new_emb.weight.copy_(rows.emb)
         model.set_input_embeddings(new_emb)
         new_head = nn.Linear(head.in_features, num_rows, bias=head.bias is not None, dtype=head.weight.dtype,
                              device=head.weight.device)
-        if tied:
+        if rows.head is None:
             new_head.weight = new_emb.weight
         else:
-            new_head.weight.copy_(init_rows(head.weight, mapping, method, num_rows, std=std, noise=noise, seed=seed + 1))
+            new_head.weight.copy_(rows.head)
         if head.bias is not None:
-            b = init_rows(head.bias.unsqueeze(1), mapping, "fvt" if method == "fvt" else "mean", num_rows, noise=0.0)
+            b = init_rows(head.bias.unsqueeze(1), mapping, "mean" if method in ("mean", "random") else "fvt", num_rows,
+                          noise=0.0)
             new_head.bias.copy_(b.squeeze(1))
         model.set_output_embeddings(new_head)
     model.config.vocab_size = num_rows
     text_config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
     text_config.vocab_size = num_rows
+    if rows.head is not None and tied:
+        model.config.tie_word_embeddings = False
+        text_config.tie_word_embeddings = False
 
 
 def write_hf_tokenizer(src: Path, out: Path, tok: Tokenizer, roles: dict[str, int], max_length: int) -> None:
@@ -205,6 +227,20 @@ def copy_chat_template(sources: tuple[Path, ...], out: Path) -> str | None:
     return None
 
 
+def calibration_texts(max_bytes: int) -> list[str]:
+    """The first ``max_bytes`` of the training split's code (never the held-out documents) for method statistics."""
+    from .data import training_texts
+
+    out, total = [], 0
+    for t in training_texts("default"):
+        t = t.encode("utf-8")[: max_bytes - total].decode("utf-8", "ignore")
+        out.append(t)
+        total += len(t.encode("utf-8"))
+        if total >= max_bytes - 16:
+            break
+    return out
+
+
 def transfer(cfg: TransferConfig) -> Path:
     """Run the switch described by ``cfg``; returns the output model directory."""
     from ..models import load_causal_lm, save_model
@@ -241,7 +277,14 @@ def transfer(cfg: TransferConfig) -> Path:
     m = cfg.pad_to_multiple_of
     num_rows = -(-new_tok.vocab_size // m) * m
     tied_before = is_tied(model)
-    swap_vocabulary(model, mapping, cfg.method, num_rows, seed=cfg.seed, noise=cfg.noise)
+    from .methods import NEEDS_NEW_TEXT, NEEDS_STATS, SEPARATE_HEAD
+
+    if cfg.method in SEPARATE_HEAD and tied_before and not cfg.untie:
+        raise ToksmithError(f"method {cfg.method!r} builds a separate output head but {model_dir.name} is tied; "
+                            "pass --untie or choose a method without '-logprob'")
+    calib = calibration_texts(cfg.calib_bytes) if cfg.method in NEEDS_STATS | NEEDS_NEW_TEXT else None
+    swap_vocabulary(model, mapping, cfg.method, num_rows, seed=cfg.seed, noise=cfg.noise, untie=cfg.untie,
+                    old_tok=old_tok, new_tok=new_tok, calib_texts=calib)
     for role in ("bos", "eos", "pad"):
         setattr(model.config, f"{role}_token_id", new_roles.get(role))
         if getattr(model, "generation_config", None) is not None:

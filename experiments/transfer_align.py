@@ -1,0 +1,51 @@
+"""Experiment: cheap alignment (:mod:`toksmith.transfer.align`) of the bench's best zero-cost model, on CPU.
+
+Run after ``bench/transfer_init.py`` (it builds ``model-freq`` in ``$TOKSMITH_CACHE/bench/transfer_init``):
+
+    .venv/bin/python experiments/transfer_align.py --minutes 6
+
+Copies ``model-freq`` (SmolLM2-135M switched to the gpt4-32768 code tokenizer, ``freq`` init) to ``aligned-freq``,
+trains only its vocabulary rows for ``--minutes`` of wall time (body frozen, teacher = the original model), and
+writes bits/byte on the bench's 16 KB of held-out code before and after to ``results/transfer_align.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=6.0)
+    p.add_argument("--init", default="freq")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    import torch
+
+    from toksmith.artifacts import atomic_write_json
+    from toksmith.models import cache_root
+    from toksmith.transfer.align import AlignConfig, align
+    from toksmith.transfer.data import heldout_texts
+
+    torch.set_num_threads(1)
+    work = cache_root() / "bench" / "transfer_init"
+    d = work / f"aligned-{args.init}"
+    shutil.rmtree(d, ignore_errors=True)
+    shutil.copytree(work / f"model-{args.init}", d)
+    cfg = AlignConfig(model_dir=d, minutes=args.minutes)
+    r = align(cfg, eval_texts=heldout_texts("default", 16_000))
+    log = [json.loads(x) for x in (d / "align.jsonl").read_text().splitlines()]
+    out = {"init": args.init, "minutes": args.minutes, "config": cfg.identity(), **r, "log": log}
+    atomic_write_json(RESULTS / "transfer_align.json", out)
+    print(json.dumps({k: v for k, v in out.items() if k != "log"}))
+    return out
+
+
+if __name__ == "__main__":
+    main()

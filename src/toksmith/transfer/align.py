@@ -1,0 +1,232 @@
+"""Cheap alignment after a tokenizer switch: train only the vocabulary rows, body frozen, towards the original model.
+
+:func:`align` (``toksmith align`` / ``toksmith transfer --align-minutes N``) loads a transferred model directory
+(``transfer.json`` names the original model) and trains its input embedding and output head only (every
+transformer block frozen; in an extension, rows below ``identity_prefix`` stay fixed too) on training-split code,
+never the held-out documents. The loss per block of text is
+
+    L = CE(new model, next new token) + hidden_weight * mean_{shared boundaries} ||h_new - h_old||^2 / ||h_old||^2
+
+where a shared boundary is a byte offset at which both the old and the new tokenization end a token: there the
+original model's head input ``h_old`` (final hidden state) is the target for the new model's ``h_new``, pulling
+the new rows to where the body expects them (the hidden-state matching of Minixhofer et al.'s ZeTT / the
+"align then train" recipe of Dobler & de Melo's FOCUS, here with the original model as teacher). The CE term
+trains the head rows. Adam, constant learning rate, ``seq_len``-token blocks one at a time.
+
+Resumable: every ``ckpt_every`` steps the trainable rows, the optimizer, the step and the number of consumed
+blocks go atomically to ``out/align_state.pt``; a rerun continues from there (the data stream is deterministic),
+and refuses to resume with different settings. ``align.jsonl`` logs loss and, every ``eval_every`` steps,
+bits/byte on the held-out texts given. At the end the model directory is rewritten in place (atomic per file).
+
+Limits: one process, CPU or one GPU; the teacher costs one extra forward per step (no backward).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import ToksmithError
+
+log = logging.getLogger(__name__)
+
+STATE = "align_state.pt"
+LOG = "align.jsonl"
+
+
+@dataclasses.dataclass(frozen=True)
+class AlignConfig:
+    """Align the vocabulary rows of the transferred model in ``model_dir`` (rewritten in place at the end)."""
+
+    model_dir: Path
+    minutes: float = 10.0  # wall-clock budget of this invocation (a rerun resumes)
+    steps: int = 1000  # total steps of the alignment (the schedule's end)
+    seq_len: int = 128
+    lr: float = 1e-3
+    hidden_weight: float = 1.0
+    train_chars: int = 2_000_000
+    ckpt_every: int = 10
+    eval_every: int = 0  # 0 = only at the start and the end
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.minutes <= 0 or self.steps < 1 or self.seq_len < 8 or self.lr <= 0:
+            raise ToksmithError("AlignConfig: minutes > 0, steps >= 1, seq_len >= 8 and lr > 0 are required, got "
+                                f"minutes={self.minutes}, steps={self.steps}, seq_len={self.seq_len}, lr={self.lr}")
+
+    def identity(self) -> dict:
+        """Settings a resumed run must share with the run it continues."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("minutes", "model_dir")}
+
+
+def boundaries(tok, text: str) -> tuple[list[int], list[int]]:
+    """``(ids, ends)``: the token ids of ``text`` and the byte offset where each token ends.
+
+    >>> # tokens b"de", b"f x" -> ends [2, 5]
+    """
+    ids = list(tok.encode(text))
+    ends, pos = [], 0
+    for i in ids:
+        pos += len(tok.token_bytes(i))
+        ends.append(pos)
+    return ids, ends
+
+
+def shared_positions(old_ends: Sequence[int], new_ends: Sequence[int]) -> tuple[list[int], list[int]]:
+    """Index pairs ``(i_old, i_new)`` of tokens that end at the same byte offset in both tokenizations.
+
+    >>> shared_positions([2, 3, 5, 7], [3, 7])
+    ([1, 3], [0, 1])
+    """
+    where = {e: i for i, e in enumerate(old_ends)}
+    a, b = [], []
+    for j, e in enumerate(new_ends):
+        if e in where:
+            a.append(where[e])
+            b.append(j)
+    return a, b
+
+
+def _blocks(old_tok, new_tok, texts, seq_len: int):
+    """Aligned text chunks: each yields new ids (<= seq_len), old ids and the shared boundary index pairs."""
+    for text in texts:
+        ids, ends = boundaries(new_tok, text)
+        for s in range(0, len(ids) - 1, seq_len):
+            chunk_ids = ids[s : s + seq_len]
+            start = ends[s - 1] if s else 0
+            chunk_text = text.encode("utf-8")[start : ends[s + len(chunk_ids) - 1]]
+            try:
+                piece = chunk_text.decode("utf-8")
+            except UnicodeDecodeError:
+                continue  # a chunk edge inside a multi-byte character: skip it
+            new_ids, new_ends = boundaries(new_tok, piece)
+            old_ids, old_ends = boundaries(old_tok, piece)
+            if len(new_ids) < 2 or len(old_ids) < 2:
+                continue
+            a, b = shared_positions(old_ends, new_ends)
+            yield new_ids, old_ids, a, b
+
+
+def align(cfg: AlignConfig, eval_texts: Sequence[str] | None = None, train_texts: Sequence[str] | None = None) -> dict:
+    """Run (or resume) the alignment; returns ``{"step", "done", "bpb_start", "bpb_end"}``."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from ..artifacts import atomic_write_json
+    from ..tokenizer import load_tokenizer
+    from .bpb import evaluate_bpb
+    from .data import training_texts
+
+    d = Path(cfg.model_dir)
+    manifest_path = d / "transfer.json"
+    if not manifest_path.is_file():
+        raise ToksmithError(f"{d} is not a toksmith transfer output (no transfer.json); run `toksmith transfer` first")
+    manifest = json.loads(manifest_path.read_text())
+    old_dir = Path(manifest["old_model"])
+    if not old_dir.is_dir():
+        raise ToksmithError(f"the original model {old_dir} named in {manifest_path} is gone; alignment needs it as teacher")
+    torch.manual_seed(cfg.seed)
+    model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32)
+    teacher = AutoModelForCausalLM.from_pretrained(old_dir, dtype=torch.float32).eval()
+    new_tok, old_tok = load_tokenizer(d), load_tokenizer(old_dir)
+    prefix = int(manifest.get("identity_prefix", 0))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    emb, head = model.get_input_embeddings(), model.get_output_embeddings()
+    params = [emb.weight] + ([head.weight] if head.weight is not emb.weight else [])
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    state_path, log_path = d / STATE, d / LOG
+    step, consumed = 0, 0
+    if state_path.is_file():
+        st = torch.load(state_path, weights_only=False)
+        if st["config"] != cfg.identity():
+            diff = {k: (st["config"].get(k), v) for k, v in cfg.identity().items() if st["config"].get(k) != v}
+            raise ToksmithError(f"{state_path} was written with other settings {diff} (saved, now); "
+                                "rerun with the same settings or delete it to start over")
+        with torch.no_grad():
+            for p, saved in zip(params, st["rows"]):
+                p.copy_(saved)
+        opt.load_state_dict(st["opt"])
+        step, consumed = st["step"], st["consumed"]
+        log.info("align: resuming %s at step %d", d, step)
+
+    def record(rec: dict) -> None:
+        with open(log_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(rec) + "\n")
+
+    def save_state() -> None:
+        tmp = state_path.with_suffix(".tmp")
+        torch.save({"config": cfg.identity(), "rows": [p.detach().clone() for p in params], "opt": opt.state_dict(),
+                    "step": step, "consumed": consumed}, tmp)
+        tmp.replace(state_path)
+
+    def bpb() -> float | None:
+        if not eval_texts:
+            return None
+        return evaluate_bpb(model, new_tok, list(eval_texts), seq_len=512)["bpb"]
+
+    out = {"bpb_start": None, "bpb_end": None}
+    if step == 0:
+        out["bpb_start"] = bpb()
+        record({"step": 0, "eval_bpb": out["bpb_start"]})
+    texts = train_texts if train_texts is not None else training_texts("default", cfg.train_chars)
+    stream = _blocks(old_tok, new_tok, texts, cfg.seq_len)
+    for _ in range(consumed):  # skip what the interrupted run already trained on
+        next(stream, None)
+    t0 = time.time()
+    model.train()
+    while step < cfg.steps and time.time() - t0 < cfg.minutes * 60:
+        item = next(stream, None)
+        if item is None:
+            break
+        new_ids, old_ids, a, b = item
+        consumed += 1
+        captured: list = []
+        hooks = [head.register_forward_hook(lambda m, inp, o: captured.append(inp[0])),
+                 teacher.get_output_embeddings().register_forward_hook(lambda m, inp, o: captured.append(inp[0]))]
+        try:
+            x = torch.tensor([new_ids])
+            logits = model(input_ids=x).logits[0, :-1, : new_tok.vocab_size]
+            with torch.no_grad():
+                teacher(input_ids=torch.tensor([old_ids]))
+            h_new, h_old = captured[0][0], captured[1][0].detach()
+        finally:
+            for h in hooks:
+                h.remove()
+        loss = torch.nn.functional.cross_entropy(logits.float(), x[0, 1:])
+        if a and cfg.hidden_weight > 0:
+            ho, hn = h_old[a], h_new[b]
+            loss = loss + cfg.hidden_weight * ((hn - ho).pow(2).sum(-1) / ho.pow(2).sum(-1).clamp_min(1e-6)).mean()
+        loss.backward()
+        if prefix:
+            for p in params:
+                p.grad[:prefix] = 0
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        step += 1
+        rec = {"step": step, "loss": round(float(loss.detach()), 4)}
+        if cfg.eval_every and step % cfg.eval_every == 0:
+            model.eval()
+            rec["eval_bpb"] = bpb()
+            model.train()
+            log.info("align step %d: %.4f bits/byte", step, rec["eval_bpb"])
+        record(rec)
+        if step % cfg.ckpt_every == 0:
+            save_state()
+    model.eval()
+    save_state()
+    done = step >= cfg.steps
+    out["bpb_end"] = bpb()
+    record({"step": step, "eval_bpb": out["bpb_end"], "final": True})
+    for p in model.parameters():
+        p.requires_grad_(False)
+    model.save_pretrained(d)  # safetensors + config, each file replaced
+    atomic_write_json(d / "align.json", {"config": cfg.identity(), "step": step, "done": done, **out})
+    log.info("align: step %d%s, bits/byte %s -> %s", step, " (done)" if done else "", out["bpb_start"], out["bpb_end"])
+    return {"step": step, "done": done, **out}
