@@ -31,6 +31,8 @@ Limits: the MBPP challenge tests (11 problems) are not run; prompts carry no cha
 
 from __future__ import annotations
 
+import ast
+import builtins
 import difflib
 import gzip
 import json
@@ -94,7 +96,17 @@ class Problem:
         """
         if self.prefix_prompt:
             return Job(self.prompt + completion, test=self.test, prelude=self.prompt, entry_point=self.entry_point)
-        return Job(f"{completion}\n\n{self.setup}\n", test=self.asserts)
+        return Job(f"{completion}\n\n{self.setup}\n", test=self.asserts, shadow=_shadowed(self.reference))
+
+
+def _shadowed(reference: str) -> tuple[str, ...]:
+    """Builtin names the reference solution defines at top level: the test may call the program's versions."""
+    try:
+        tree = ast.parse(reference)
+    except SyntaxError:
+        return ()
+    names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    return tuple(sorted(names & set(dir(builtins))))
 
 
 def _check_file(name: str) -> Path:

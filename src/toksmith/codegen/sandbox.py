@@ -114,6 +114,7 @@ class Job:
     test: str = ""  # benchmark test code, run unchanged in the checker; "" = pass when the source ran to its end
     prelude: str = ""  # trusted code run in the checker before the test (HumanEval: the prompt)
     entry_point: str = ""  # when set, the only name the test sees from the program (HumanEval's candidate)
+    shadow: tuple[str, ...] = ()  # builtin names the program may redefine for the test (MBPP 126 defines ``sum``)
 
 
 @dataclass(frozen=True)
@@ -403,7 +404,8 @@ def run_job(job: Job | str, limits: SandboxLimits = SandboxLimits(), slot: int =
     }
     fds: dict[str, int] = {}
     writes: list[int] = []
-    check_req = {"op": "check", "test": job.test or "", "prelude": job.prelude, "entry_point": job.entry_point}
+    check_req = {"op": "check", "test": job.test or "", "prelude": job.prelude, "entry_point": job.entry_point,
+                 "shadow": list(job.shadow)}
     try:
         for name in ("out", "err"):
             fds[name], w = os.pipe()

@@ -21,6 +21,7 @@ passed back to the program (MBPP's ``Node`` trees). This file imports only the s
 """
 
 import builtins
+import collections
 import importlib
 import json
 import os
@@ -29,6 +30,7 @@ import struct
 import sys
 
 MAX_MSG = 64 << 20
+TYPE_NAMES = ("int", "float", "str", "bool", "bytes", "complex", "list", "tuple", "dict", "set", "frozenset")
 # Standard-library modules whose import does something (opens a browser, prints, starts a GUI) are not mirrored.
 NO_IMPORT = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "webbrowser", "pydoc", "ensurepip",
              "venv", "pdb", "code", "__main__", "site"}
@@ -102,6 +104,8 @@ class Conn:
             return {"c": [v.real, v.imag]}
         if t is Handle and v.conn is self:
             return {"h": v.id}
+        if t is type and v.__name__ in TYPE_NAMES and getattr(builtins, v.__name__) is v:
+            return {"T": v.__name__}
         raise TypeError("cannot pass a %s to the sandboxed program" % t.__name__)
 
     def dec(self, v):
@@ -130,6 +134,15 @@ class Conn:
             return float(x)
         if tag == "h" and type(x) is int:
             return Handle(x, self)
+        if tag == "T" and x in TYPE_NAMES:
+            return getattr(builtins, x)
+        if tag in ("C", "O", "D") and type(x) is list:
+            items = [(self.dec(k), self.dec(y)) for k, y in x]
+            if tag == "D":
+                return collections.defaultdict(None, items)
+            return (collections.Counter if tag == "C" else collections.OrderedDict)(dict(items))
+        if tag == "Q" and type(x) is list:
+            return collections.deque(self.dec(y) for y in x)
         raise SandboxError("malformed value")
 
     def call(self, target, args, kwargs):
@@ -170,15 +183,15 @@ class Proxy:
         return "<sandboxed %s>" % self.name
 
 
-def namespace(conn, ready, only=None):
-    """The test's globals: the program's names (never shadowing a builtin), or only ``only`` when given."""
+def namespace(conn, ready, only=None, shadow=()):
+    """The test's globals: the program's names (shadowing a builtin only if named in ``shadow``), or only ``only``."""
     g = {"__name__": "__main__", "__builtins__": builtins}
     if type(ready) is not dict:
         raise SandboxError("malformed ready message")
     for name, spec in ready.items():
         if type(name) is not str or not name.isidentifier() or type(spec) is not list or not spec:
             continue
-        if name in vars(builtins) or (only is not None and name != only):
+        if (name in vars(builtins) and name not in shadow) or (only is not None and name != only):
             continue
         if spec[0] == "call":
             g[name] = Proxy(conn, name)
@@ -204,7 +217,7 @@ def check(req, sock):
         if type(first) is not dict or "ready" not in first:
             raise SandboxError("malformed ready message")
         entry = req.get("entry_point") or None
-        g = namespace(conn, first["ready"], entry)
+        g = namespace(conn, first["ready"], entry, set(req.get("shadow", ())))
         if req.get("prelude"):
             exec(compile(req["prelude"], "<prompt>", "exec"), g)
         if entry:  # the prompt's empty definition must not stand in for the program's
