@@ -52,19 +52,22 @@ for fd in range(0, 256):
         os.write(fd, rec.encode())
     except OSError:
         pass
-n = 0
-for top in ("__CANARY_DIR__", "/tmp", "/var/tmp", "/dev/shm", "/work", "/root", "/usr/lib", "/etc"):
+n = tried = 0
+for top in ("__CANARY_DIR__", "/tmp", "/var/tmp", "/dev/shm", "__VENV__", "/root", "/etc"):
     for d, _, files in os.walk(top):
-        for name in files:
+        if d.startswith(os.getcwd()):
+            continue  # its own work dir
+        for name in files[:50]:
+            tried += 1
             try:
-                with open(os.path.join(d, name), "w") as f:
+                with open(os.path.join(d, name), "r+") as f:
                     f.write(rec)
                 n += 1
             except OSError:
                 pass
-        if n > 5000:
+        if tried > 2000:
             break
-print("overwrote", n)
+print("overwrote", n, "of", tried)
 """, {"timeout_s": 15.0}, ("failed", "timeout")),
     "infinite_loop": (CORRECT + "while True:\n    pass\n", {"timeout_s": 3.0, "cpu_s": 2}, ("timeout",)),
     "loop_inside_the_call": ("    while True:\n        pass\n", {"timeout_s": 3.0, "cpu_s": 2}, ("timeout",)),

@@ -45,7 +45,8 @@ def _leftovers() -> list[int]:
 def main() -> None:
     cfg = json.loads(sys.argv[1])
     subs = {"__CANARY_DIR__": cfg["canary_dir"], "__CANARY__": cfg["canary"], "__PORT__": str(cfg["port"]),
-            "__KEY__": str(cfg["key"]), "__EVALUATOR__": str(os.getpid()), "__FORGE__": repr(FORGE_RECORD)}
+            "__KEY__": str(cfg["key"]), "__EVALUATOR__": str(os.getpid()), "__FORGE__": repr(FORGE_RECORD),
+            "__VENV__": sys.prefix}
     out = {}
     for name in cfg["cases"]:
         completion, overrides, _ = CASES[name]

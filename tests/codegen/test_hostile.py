@@ -138,4 +138,5 @@ def test_hostile_suite_leaves_the_host_intact(mode, host):
     assert "said this first" in out["output_before_failure_kept"]["stdout"]
     assert "No space left" in out["fill_the_disk"]["stderr"] or out["fill_the_disk"]["status"] == "file_limit"
     assert "No space left" in out["file_count_bomb"]["stderr"]
-    assert "overwrote 0" in out["forged_record_everywhere"]["stdout"]
+    said = out["forged_record_everywhere"]["stdout"].split("overwrote ", 1)[1].split()
+    assert said[0] == "0" and int(said[2]) > 100, said  # tried many files (the canary, the venv), wrote none
