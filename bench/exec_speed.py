@@ -32,7 +32,7 @@ def run_toksmith(problems, items, workers: int, timeout: float) -> tuple[float, 
     from toksmith.codegen.sandbox import SandboxLimits, run_programs
 
     by_id = {p.task_id: p for p in problems}
-    programs = [by_id[prob["task_id"]].program(completion) for prob, completion in items]
+    programs = [by_id[prob["task_id"]].job(completion) for prob, completion in items]
     t0 = time.perf_counter()
     passed = sum(r.passed for _, r in run_programs(programs, SandboxLimits(timeout_s=timeout), workers))
     return time.perf_counter() - t0, passed

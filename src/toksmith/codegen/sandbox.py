@@ -123,7 +123,7 @@ class ExecResult:
 
     passed: bool
     status: str  # one of STATUSES
-    exit_code: int | None  # the program's exit code, or 128 + signal number
+    exit_code: int | None  # the program's exit code, or 128 + signal number; None if ended after its verdict
     duration_s: float
     stdout: str  # truncated to max_output_bytes
     stderr: str
@@ -432,8 +432,27 @@ def run_job(job: Job | str, limits: SandboxLimits = SandboxLimits(), slot: int =
                       _NAMES[mode])
 
 
+def _drain(fds: dict[str, int], bufs: dict[str, bytearray], cap: int) -> None:
+    """Read what the pipes hold now, without waiting (the program writes unbuffered, before it answers)."""
+    with selectors.DefaultSelector() as sel:
+        for name, fd in fds.items():
+            sel.register(fd, selectors.EVENT_READ, name)
+        while sel.get_map():
+            events = sel.select(0)
+            if not events:
+                return
+            for key, _ in events:
+                chunk = os.read(key.fd, 1 << 16)
+                if not chunk:
+                    sel.unregister(key.fd)
+                elif len(bufs[key.data]) < cap:
+                    bufs[key.data] += chunk
+
+
 def _collect(worker: _Worker, pid: int, fds: dict[str, int], limits: SandboxLimits, start: float):
-    """Read output, the run's exit and the checker's verdict until all are in, the deadline passes or output overflows."""
+    """Read output, the run's exit and the checker's verdict until the outcome is known, the deadline passes or
+    output overflows. A verdict from the test (pass or an assertion) ends the run at once; when the program
+    itself broke off, its own exit status is awaited (briefly) so that a crash is reported as one."""
     sel = selectors.DefaultSelector()
     bufs = {name: bytearray() for name in fds}
     for name, fd in fds.items():
@@ -446,15 +465,12 @@ def _collect(worker: _Worker, pid: int, fds: dict[str, int], limits: SandboxLimi
     verdict = None
     cap = limits.max_output_bytes
     try:
-        while True:
-            if verdict is not None and exited:
-                break
+        while not (verdict is not None and (exited or verdict.get("passed") or verdict.get("where") == "test")):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                timed_out = verdict is None or not exited
+                timed_out = verdict is None
                 break
-            events = sel.select(remaining)
-            for key, _ in events:
+            for key, _ in sel.select(remaining):
                 if key.data == "exit":
                     sel.unregister(pidfd)
                     exited = True
@@ -466,7 +482,7 @@ def _collect(worker: _Worker, pid: int, fds: dict[str, int], limits: SandboxLimi
                         verdict = _recv_json(worker.checker_sock)
                     except (OSError, ValueError):
                         verdict = {"passed": False, "error": "CheckerError"}
-                    deadline = min(deadline, time.monotonic() + 1.0)  # the program now ends on its own
+                    deadline = min(deadline, time.monotonic() + 1.0)
                 else:
                     chunk = os.read(key.fd, 1 << 16)
                     if not chunk:
@@ -480,18 +496,21 @@ def _collect(worker: _Worker, pid: int, fds: dict[str, int], limits: SandboxLimi
     finally:
         sel.close()
         os.close(pidfd)
-    if timed_out and verdict is not None and verdict.get("passed") and not exited:
-        timed_out = False  # passed; the program merely took long to exit after the checker hung up
+    _drain(fds, bufs, cap)
     _kill_group(pid)  # the leader is not reaped yet (the server waits for our "wait"), so its pgid is ours
-    by_fd = {fds["out"]: bufs["out"], fds["err"]: bufs["err"]}
-    _wait_for_eof(list(by_fd), time.monotonic() + 2.0, by_fd, cap)
+    ended_by_us = not exited
+    if verdict is None or not verdict.get("passed"):
+        by_fd = {fds["out"]: bufs["out"], fds["err"]: bufs["err"]}
+        _wait_for_eof(list(by_fd), time.monotonic() + 2.0, by_fd, cap)  # output up to the kill, all of it
     if verdict is None:  # the checker is still waiting on a dead or killed run: a fresh one for the next task
         worker.restart_checker()
     try:
-        rc = worker.request({"op": "wait", "pid": pid}).get("status")
+        rc = worker.request({"op": "wait", "pid": pid, "block": not (verdict or {}).get("passed")}).get("status")
     except (OSError, ValueError) as e:  # the server died with the run: its status is lost, not its result
         log.warning("sandbox fork server lost run %d (%s)", pid, e)
         rc = None
+    if ended_by_us and verdict is not None:
+        rc = None  # we killed it after its verdict: its exit status says nothing
     out = {k: bytes(v[:cap]) for k, v in bufs.items()}
     return verdict, rc, timed_out, overflow, out
 
