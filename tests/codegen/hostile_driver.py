@@ -22,7 +22,7 @@ from toksmith.codegen.sandbox import Job, SandboxLimits, run_job  # noqa: E402
 
 def leftovers() -> list[int]:
     """Processes of the sandbox's uids other than this evaluator and its workers, after the kernel's teardown."""
-    deadline = time.monotonic() + 3.0  # a killed PID namespace's processes are reaped asynchronously
+    deadline = time.monotonic() + 10.0  # a killed PID namespace's processes are reaped asynchronously
     while (found := _leftovers()) and time.monotonic() < deadline:
         time.sleep(0.05)
     return found
@@ -30,6 +30,14 @@ def leftovers() -> list[int]:
 
 def _leftovers() -> list[int]:
     ours = {os.getpid()} | {p.pid for w in sandbox._Worker._workers.values() for p in (w.server, w.checker)}
+    servers = {w.server.pid for w in sandbox._Worker._workers.values()}
+    for entry in os.scandir("/proc"):  # user-namespace mode: the server's child is the slot's PID 1, ours too
+        try:
+            if entry.name.isdigit() and int(open(f"/proc/{entry.name}/stat").read().rsplit(")", 1)[1].split()[1]) in servers:
+                if os.getuid() != 0:
+                    ours.add(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            pass
     uids = {os.getuid()} if os.getuid() != 0 else set(range(sandbox._uid_base(), sandbox._uid_base() + 256))
     found = []
     for entry in os.scandir("/proc"):

@@ -42,6 +42,9 @@ RDONLY, NOSUID, NODEV, NOEXEC, REMOUNT, NOATIME, NODIRATIME, BIND = 1, 2, 4, 8, 
 REC, PRIVATE, RELATIME, STRICTATIME = 16384, 1 << 18, 1 << 21, 1 << 24
 KEEP = NOSUID | NODEV | NOEXEC | NOATIME | NODIRATIME | RELATIME  # statvfs f_flag bits equal the MS_* bits
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+PIDNS = []  # the server's own PID namespace (fd)
+TO_LOCAL = []
+HOST = []  # user-namespace mode: the server's pid in the host's /proc
 WORK = "/tmp/work"  # the work dir's path inside the namespaces (a fresh tmpfs per run)
 MAX_MSG = 64 << 20
 # stdlib containers rebuilt as themselves by the checker (MBPP references return Counter, defaultdict...)
@@ -80,10 +83,19 @@ def prepare(mode, setup):
     # another: creating and tearing one down per run was the largest single cost of a run.
     if mode == "userns":
         uid, gid = os.getuid(), os.getgid()
-        unshare(NEWUSER | NEWNS | NEWNET)
+        unshare(NEWUSER | NEWNS | NEWNET | NEWPID)
         write_file("/proc/self/setgroups", "deny")
         write_file("/proc/self/uid_map", "0 %d 1" % uid)
         write_file("/proc/self/gid_map", "0 %d 1" % gid)
+        # The server goes on as PID 1 of a PID namespace its user namespace owns, so that it may return to it
+        # (setns) after each run's unshare(CLONE_NEWPID); this process only waits for it.
+        child = os.fork()
+        if child != 0:
+            os.closerange(3, 1 << 16)
+            _, status = os.waitpid(child, 0)
+            os._exit(status_code(status))
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        HOST.append(os.readlink("/proc/self"))  # /proc is still the host's here
     else:
         unshare(NEWNS | NEWNET)
     mount(None, "/", None, REC | PRIVATE)  # nothing below propagates to the host
@@ -294,7 +306,7 @@ def run_program(cfg, sock_fd):
     """The program process: limits, privileges, then the program and its call loop. Never returns."""
     lim = cfg["limits"]
     for res, soft, hard in (
-        (resource.RLIMIT_AS, lim["as"], lim["as"]), (resource.RLIMIT_CPU, lim["cpu"], lim["cpu"] + 1),
+        (resource.RLIMIT_AS, lim["as"], lim["as"]), (resource.RLIMIT_CPU, lim["cpu"], lim["cpu"]),
         (resource.RLIMIT_FSIZE, lim["fsize"], lim["fsize"]), (resource.RLIMIT_NOFILE, lim["nofile"], lim["nofile"]),
         (resource.RLIMIT_CORE, 0, 0), (resource.RLIMIT_NPROC, lim["nproc"], lim["nproc"]),
     ):
@@ -334,53 +346,45 @@ def report_error(sock, kind, message):
         pass
 
 
-def reaper(cfg, sock_fd):
-    """PID 1 of the run's PID namespace (or a plain child): runs no program code; reaps and mirrors the status."""
-    try:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if cfg["mode"] != "rlimits":
-            mount("proc", "/proc", "proc", NOSUID | NODEV | NOEXEC)  # this PID namespace's processes only
-        child = os.fork()
-        if child == 0:
-            run_program(cfg, sock_fd)
-        os.close(sock_fd)
-        while True:
-            pid, status = os.wait()
-            if pid == child:
-                os._exit(status_code(status))
-    except BaseException:
-        os._exit(124)
-
-
 def execute(cfg, sock_fd):
-    """The run's session leader: new namespaces, the work dir, then the reaper; mirrors its status."""
+    """The run's process, PID 1 of its new PID namespace: mount and IPC/UTS namespaces, the work dir, a fresh
+    ``/proc``, then the program. Never returns."""
     if cfg["mode"] != "rlimits":
-        unshare(NEWNS | NEWPID | NEWIPC | NEWUTS)  # mounts stay private: the server's namespace is
+        unshare(NEWNS | NEWIPC | NEWUTS)  # mounts stay private: the server's namespace is
         lim = cfg["limits"]
         mount("tmpfs", WORK, "tmpfs", NOSUID | NODEV,
               "size=%dk,nr_inodes=%d,mode=700" % (lim["disk_kb"], lim["files"] + 2))
         cfg["workdir"] = WORK
+        mount("proc", "/proc", "proc", NOSUID | NODEV | NOEXEC)  # this PID namespace's processes only
     path = os.path.join(cfg["workdir"], "program.py")
     with open(path, "w", encoding="utf-8") as f:
         f.write(cfg["source"])
     if cfg["uid"] is not None:
         os.chown(cfg["workdir"], cfg["uid"], cfg["uid"])
         os.chown(path, cfg["uid"], cfg["uid"])
-    pid = os.fork()
-    if pid == 0:
-        reaper(cfg, sock_fd)
-    os.close(sock_fd)
-    _, status = os.waitpid(pid, 0)
-    os._exit(status_code(status))
+    run_program(cfg, sock_fd)
 
 
 def start_run(server_sock, cfg, fds):
     """Fork the session leader of one run with the passed pipes as stdout/stderr and the call socket."""
     out_fd, err_fd, call_fd = fds
-    pid = os.fork()
+    before = children() if HOST else None
+    if cfg["mode"] != "rlimits":
+        unshare(NEWPID)  # the next child is PID 1 of a new PID namespace
+        try:
+            pid = os.fork()
+        except OSError:
+            pid = -1
+        if pid != 0 and libc.setns(PIDNS[0], NEWPID) != 0:  # back to our own for the children after it
+            os._exit(1)  # cannot happen; a server that cannot return would put the next run in this one's namespace
+        if pid < 0:
+            raise OSError("fork failed")
+    else:
+        pid = os.fork()
     if pid == 0:
         try:
             server_sock.close()  # the program must never reach the server
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             os.setsid()
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
@@ -399,7 +403,23 @@ def start_run(server_sock, cfg, fds):
             os._exit(123)
     for fd in fds:
         os.close(fd)
-    return pid
+    return pid, host_pid(pid, before)
+
+
+def children():
+    with open("/proc/%s/task/%s/children" % (HOST[0], HOST[0])) as f:
+        return set(f.read().split())
+
+
+def host_pid(pid, before):
+    """The run's pid as the evaluator sees it (user-namespace mode: our own PID namespace is not the host's)."""
+    if not HOST:
+        return pid
+    new = children() - before
+    if len(new) != 1:
+        os.kill(pid, signal.SIGKILL)
+        raise OSError("cannot tell the run's host pid")
+    return int(new.pop())
 
 
 def kill_uid(uid):
@@ -414,7 +434,10 @@ def kill_uid(uid):
         except BaseException:
             pass
         os._exit(0)
-    os.waitpid(pid, 0)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 # Imported once by the server so that forked programs find them loaded (HumanEval prompts import typing).
@@ -438,10 +461,12 @@ def serve(sock_fd, mode, setup):
         except OSError as e:
             send_msg_dgram(sock, {"ready": False, "error": str(e)})
             return
+    PIDNS.append(os.open("/proc/self/ns/pid", os.O_RDONLY))
     send_msg_dgram(sock, {"ready": True})
-    uids, done = {}, {}
+    uids, done, to_local = {}, {}, {}
+    TO_LOCAL.append(to_local)
+    signal.signal(signal.SIGCHLD, lambda *_: reap(done, uids, mode))  # ended runs leave no zombie behind
     while True:
-        reap(done, uids, mode)
         try:
             msg, fds, _, _ = socket.recv_fds(sock, 1 << 24, 3)
         except OSError:
@@ -451,15 +476,21 @@ def serve(sock_fd, mode, setup):
         try:
             req = json.loads(msg)
             if req["op"] == "run" and len(fds) == 3:
-                pid = start_run(sock, req["cfg"], fds)
+                pid, hpid = start_run(sock, req["cfg"], fds)
                 uids[pid] = req["cfg"]["uid"]
-                reply = {"pid": pid}
+                to_local[hpid] = pid
+                reply = {"pid": hpid}
             elif req["op"] == "wait":  # block: until the run ended; else its status if it already has
-                pid = req["pid"]
+                pid = to_local.pop(req["pid"], None)
+                if pid is None:
+                    raise KeyError("unknown run")
                 if pid not in done and req.get("block", True):
-                    _, status = os.waitpid(pid, 0)
-                    done[pid] = status_code(status)
-                    finished(uids.pop(pid, None), mode)
+                    try:
+                        _, status = os.waitpid(pid, 0)
+                        done[pid] = status_code(status)
+                        finished(uids.pop(pid, None), mode)
+                    except ChildProcessError:
+                        pass  # reaped by the SIGCHLD handler meanwhile: its status is in done
                 reply = {"status": done.pop(pid, None)}
             else:
                 for fd in fds:
@@ -487,8 +518,13 @@ def reap(done, uids, mode):
         if pid in uids:
             done[pid] = status_code(status)
             finished(uids.pop(pid), mode)
+        elif pid not in done:
+            done[pid] = status_code(status)
     for pid in list(done)[:-64]:  # statuses nobody asked for (runs that passed)
         del done[pid]
+    if len(TO_LOCAL[0]) > 256:
+        for k in list(TO_LOCAL[0])[:-64]:
+            del TO_LOCAL[0][k]
 
 
 def send_msg_dgram(sock, obj):
