@@ -331,11 +331,11 @@ def isolation_mode(limits: SandboxLimits) -> str:
             raise ToksmithError("SandboxLimits.isolation='full' needs root or unprivileged user namespaces "
                                 "(sysctl kernel.unprivileged_userns_clone=1 / user.max_user_namespaces > 0); "
                                 "use isolation='auto' to accept the rlimits-only fallback")
-        if "rlimits" not in _warned:
-            _warned.add("rlimits")
-            log.warning("sandbox: no namespaces available (not root, user namespaces disabled); falling back to "
-                        "rlimits only, which does not stop a program from reading or writing your files, "
-                        "reaching the network through ctypes or leaving daemons")
+    if "rlimits" not in _warned:
+        _warned.add("rlimits")
+        log.warning("sandbox: falling back to rlimits only (isolation=%r; namespaces need root or unprivileged "
+                    "user namespaces), which does not stop a program from reading world-readable files, reaching "
+                    "the network through ctypes or (when not root) writing your files", limits.isolation)
     return "rlimits"
 
 
@@ -353,11 +353,11 @@ def _classify(rc: int | None, verdict: dict | None, timed_out: bool, overflow: b
     if error == "MemoryError":
         return "memory", error
     sig = rc - 128 if rc is not None and rc > 128 else 0
-    if sig == signal.SIGXCPU:
-        return "timeout", "SIGXCPU"
+    if sig in (signal.SIGXCPU, signal.SIGKILL):  # RLIMIT_CPU: PID 1 ignores SIGXCPU, so the hard limit's SIGKILL
+        return "timeout", "cpu_s"
     if sig == signal.SIGXFSZ:
         return "file_limit", "SIGXFSZ"
-    if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGABRT, signal.SIGFPE, signal.SIGKILL):
+    if sig in (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGABRT, signal.SIGFPE):
         return "crashed", signal.Signals(sig).name
     if error == "SandboxError" and rc is not None and rc != 0:
         return "failed", f"exit {rc}"

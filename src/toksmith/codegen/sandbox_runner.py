@@ -313,12 +313,12 @@ def run_program(cfg, sock_fd):
         resource.setrlimit(res, (soft, hard))
     drop_privileges(cfg)
     os.chdir(cfg["workdir"])
+    sock = socket.socket(fileno=sock_fd)
     if cfg["mode"] == "rlimits":
         block_sockets()
     unbuffered()
     path = os.path.join(cfg["workdir"], "program.py")
     sys.argv, sys.path[0] = [path], cfg["workdir"]
-    sock = socket.socket(fileno=sock_fd)
     source = cfg.pop("source")
     g = {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__}
     try:
