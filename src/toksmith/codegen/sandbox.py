@@ -276,7 +276,15 @@ class _Worker:
             socket.send_fds(self.server_sock, [msg], list(fds))
         else:
             self.server_sock.send(msg)
-        return _recv_json(self.server_sock)
+        data, got, _, _ = socket.recv_fds(self.server_sock, 1 << 20, 1)
+        if not data:
+            for fd in got:
+                os.close(fd)
+            raise ConnectionError("closed")
+        reply = json.loads(data)
+        if got:
+            reply["pidfd"] = got[0]
+        return reply
 
     def restart_checker(self) -> None:
         self.checker_sock.close()
@@ -369,7 +377,8 @@ def _start(worker_get, cfg: dict, fds: tuple[int, int, int]) -> tuple[_Worker, i
     for attempt in (0, 1):
         w = worker_get(attempt == 1)
         try:
-            return w, w.request({"op": "run", "cfg": cfg}, fds)["pid"]
+            reply = w.request({"op": "run", "cfg": cfg}, fds)
+            return w, (reply["pid"], reply["pidfd"])
         except (OSError, ValueError, KeyError) as e:
             if attempt == 1:
                 raise ToksmithError(f"the sandbox fork server failed twice ({e}); is {RUNNER} intact?") from None
@@ -457,7 +466,7 @@ def _collect(worker: _Worker, pid: int, fds: dict[str, int], limits: SandboxLimi
     bufs = {name: bytearray() for name in fds}
     for name, fd in fds.items():
         sel.register(fd, selectors.EVENT_READ, name)
-    pidfd = os.pidfd_open(pid)  # readable when the run's leader exits (the server's child, not ours)
+    pid, pidfd = pid  # the pidfd (from the server) is readable when the run's process exits
     sel.register(pidfd, selectors.EVENT_READ, "exit")
     sel.register(worker.checker_sock, selectors.EVENT_READ, "verdict")
     deadline = start + limits.timeout_s
@@ -495,9 +504,14 @@ def _collect(worker: _Worker, pid: int, fds: dict[str, int], limits: SandboxLimi
                 break
     finally:
         sel.close()
-        os.close(pidfd)
     _drain(fds, bufs, cap)
-    _kill_group(pid)  # the leader is not reaped yet (the server waits for our "wait"), so its pgid is ours
+    try:
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)  # PID 1 of its namespace: everything in it dies
+    except ProcessLookupError:
+        pass
+    os.close(pidfd)
+    if worker.mode == "rlimits":
+        _kill_group(pid)  # not reaped in this mode until our "wait", so the group id is still the run's
     ended_by_us = not exited
     if verdict is None or not verdict.get("passed"):
         by_fd = {fds["out"]: bufs["out"], fds["err"]: bufs["err"]}

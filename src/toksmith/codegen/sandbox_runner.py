@@ -465,7 +465,8 @@ def serve(sock_fd, mode, setup):
     send_msg_dgram(sock, {"ready": True})
     uids, done, to_local = {}, {}, {}
     TO_LOCAL.append(to_local)
-    signal.signal(signal.SIGCHLD, lambda *_: reap(done, uids, mode))  # ended runs leave no zombie behind
+    if mode != "rlimits":  # ended runs leave no zombie behind (rlimits: the evaluator still kills by pgid)
+        signal.signal(signal.SIGCHLD, lambda *_: reap(done, uids, mode))
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(sock, 1 << 24, 3)
@@ -479,7 +480,12 @@ def serve(sock_fd, mode, setup):
                 pid, hpid = start_run(sock, req["cfg"], fds)
                 uids[pid] = req["cfg"]["uid"]
                 to_local[hpid] = pid
-                reply = {"pid": hpid}
+                pidfd = os.pidfd_open(pid)  # the evaluator waits and kills through it: no pid reuse races
+                try:
+                    socket.send_fds(sock, [json.dumps({"pid": hpid}).encode()], [pidfd])
+                finally:
+                    os.close(pidfd)
+                continue
             elif req["op"] == "wait":  # block: until the run ended; else its status if it already has
                 pid = to_local.pop(req["pid"], None)
                 if pid is None:
