@@ -13,8 +13,9 @@ honest list of what is covered).
 Isolation modes (``ExecResult.isolation`` says which applied; ``tests/codegen/test_hostile.py`` runs every
 hostile case in the first two):
 
-* ``root-namespaces`` (the evaluator is root): new PID (fresh ``/proc``), network, IPC, UTS and mount namespaces
-  per run; the program runs under a private uid per worker slot with no capabilities;
+* ``root-namespaces`` (the evaluator is root): the program is PID 1 of new PID (fresh ``/proc``), IPC, UTS and
+  mount namespaces per run, in a network namespace per worker slot (only a down loopback; a slot's runs follow
+  one another and each is dead before the next starts its work); a private uid per slot, no capabilities;
 * ``user-namespaces`` (not root; the kernel allows unprivileged user namespaces): the same namespaces inside a
   user namespace per slot that maps only the evaluator's uid (to uid 0, with every capability dropped before the
   program starts);
@@ -28,13 +29,13 @@ Covered in both namespace modes, as the hostile suite shows:
 * verdict: the checker's only (above); a return value that is not plain builtin data (a subclass included)
   becomes an opaque handle that equals only itself and refuses truth testing; the program's exports never
   shadow a builtin; HumanEval helpers (``poly``) come from the trusted prompt;
-* wall clock ``timeout_s`` (selectors on the pipes, a pidfd and the checker), then ``killpg`` and the end of
-  the PID namespace kill everything, ``setsid`` daemons too; ``RLIMIT_CPU``, ``RLIMIT_AS``, ``RLIMIT_NPROC``
+* wall clock ``timeout_s`` (selectors on the pipes, a pidfd and the checker), then SIGKILL to the run's PID 1
+  through its pidfd ends its whole PID namespace, ``setsid`` daemons too; a CPU-limit kill reads as ``timeout``; ``RLIMIT_CPU``, ``RLIMIT_AS``, ``RLIMIT_NPROC``
   (fork bombs stop at ``max_processes``), ``RLIMIT_FSIZE``, ``RLIMIT_NOFILE``, no core dumps, no new privileges;
 * files: every host mount is read-only, host ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are hidden behind empty
   read-only tmpfs; the work dir is a fresh tmpfs capped at ``max_disk_mb`` and ``max_files`` (mounted before
   the ``chdir``, so relative writes work); nothing is left on the host when a run or the evaluator is killed;
-* network: a new network namespace with only a down loopback (``socket`` and raw ``ctypes`` calls both fail);
+* network: a network namespace with only a down loopback (``socket`` and raw ``ctypes`` calls both fail);
 * IPC: SysV shm/msg/sem and POSIX message queues live in the run's IPC namespace and die with it;
 * ``/proc`` shows the run's own processes only; signals cannot reach the evaluator, the checker or other runs;
 * stdin is ``/dev/null``; stdout/stderr are unbuffered pipes captured up to ``max_output_bytes`` (the run is

@@ -11,14 +11,16 @@ worker slot), it prepares once what every run shares, then waits on a Unix socke
 * ``rlimits`` (last resort): nothing shared; the work dir is a host temporary directory.
 
 For a ``run`` request (carrying the program's stdout, stderr and call-socket ends as passed file descriptors) it
-forks a session leader that, in the namespace modes, enters new **PID, network, IPC, UTS and mount** namespaces,
-mounts a size- and inode-limited tmpfs on the work dir, writes the program there and forks the reaper (PID 1 of
-the new PID namespace), which mounts a fresh ``/proc`` and forks the program process: rlimits, all capabilities
-dropped (bounding set included), a private uid in ``root`` mode, no new privileges, ``chdir`` into the (already
-mounted) work dir, then the program's source in fresh globals. The program never decides its verdict: when its
-top-level code has run it sends the names it defines over the call socket and then only answers calls
-(``name, args -> return value``) whose arguments and results are JSON-like plain data, for the trusted checker
-(``sandbox_checker.py``) outside. A ``wait`` request reaps a finished run and returns its status.
+forks, after ``unshare(CLONE_NEWPID)``, one process that is PID 1 of a new PID namespace (the server then returns
+to its own with ``setns``; in ``userns`` mode the server is itself PID 1 of a slot namespace so that it may). That
+process enters new **mount, IPC and UTS** namespaces (the slot's network namespace, with only a down loopback, is
+shared by the slot's runs, which follow one another), mounts a size- and inode-limited tmpfs on the work dir and
+a fresh ``/proc``, writes the program, sets rlimits, drops every capability (bounding set included), takes a
+private uid in ``root`` mode, sets no-new-privileges, ``chdir``s into the mounted work dir and runs the source in
+fresh globals. The program never decides its verdict: when its top level has run it sends the names it defines
+over the call socket and then only answers calls (``name, args -> return value``) whose arguments and results
+are JSON-like plain data, for the trusted checker (``sandbox_checker.py``). The server answers with a pidfd of
+the run, reaps ended runs on SIGCHLD, and a ``wait`` request returns a run's status.
 
 This file imports only the standard library, trusts nothing it runs, and talks to no one but its socket.
 """
