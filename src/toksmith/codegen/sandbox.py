@@ -27,7 +27,7 @@ hostile case in the first two):
 Covered in both namespace modes, as the hostile suite shows:
 
 * verdict: the checker's only (above); a return value that is not plain builtin data (a subclass included)
-  becomes an opaque handle that equals only itself and refuses truth testing; the program's exports never
+  becomes an opaque handle that equals only itself and has only its truth value (what plain ``True`` gives too); the program's exports never
   shadow a builtin; HumanEval helpers (``poly``) come from the trusted prompt;
 * wall clock ``timeout_s`` (selectors on the pipes, a pidfd and the checker), then SIGKILL to the run's PID 1
   through its pidfd ends its whole PID namespace, ``setsid`` daemons too; a CPU-limit kill reads as ``timeout``; ``RLIMIT_CPU``, ``RLIMIT_AS``, ``RLIMIT_NPROC``

@@ -16,7 +16,7 @@ socketpair whose other end is the sandboxed program's call socket, it
 Only plain data crosses: ``None``, ``bool``, ``int``, ``float``, ``str``, ``bytes``, ``complex`` and ``list``,
 ``tuple``, ``dict``, ``set``, ``frozenset`` of them, rebuilt here from JSON as exact builtin types, so an object
 whose ``__eq__`` always returns True, a subclass of ``int`` or a forged frame cannot reach the test. Any other
-return value comes back as a :class:`Handle`: it equals only itself, refuses truth testing, and can only be
+return value comes back as a :class:`Handle`: it equals only itself, has only its truth value, and can only be
 passed back to the program (MBPP's ``Node`` trees). This file imports only the standard library.
 """
 
@@ -43,13 +43,16 @@ class SandboxError(Exception):
 class Handle:
     """A value that stayed in the sandbox: comparable only by identity, usable only as an argument."""
 
-    __slots__ = ("id", "conn")
+    __slots__ = ("id", "conn", "truth")
 
-    def __init__(self, id_, conn):
-        self.id, self.conn = id_, conn
+    def __init__(self, id_, conn, truth=None):
+        self.id, self.conn, self.truth = id_, conn, truth
 
     def __bool__(self):
-        raise TypeError("a value the sandboxed program returned is not plain data")
+        # ``assert f(x)`` only asks for truth, which plain ``True`` would give as well (MBPP returns re.Match)
+        if type(self.truth) is not bool:
+            raise TypeError("a value the sandboxed program returned is not plain data")
+        return self.truth
 
     def __call__(self, *args, **kwargs):
         return self.conn.call({"handle": self.id}, args, kwargs)
@@ -132,8 +135,8 @@ class Conn:
             return complex(float(x[0]), float(x[1]))
         if tag == "x" and x in ("nan", "inf", "-inf"):
             return float(x)
-        if tag == "h" and type(x) is int:
-            return Handle(x, self)
+        if tag == "h" and type(x) is list and len(x) == 2 and type(x[0]) is int:
+            return Handle(x[0], self, x[1])
         if tag == "T" and x in TYPE_NAMES:
             return getattr(builtins, x)
         if tag in ("C", "O", "D") and type(x) is list:

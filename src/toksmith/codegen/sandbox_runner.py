@@ -211,7 +211,11 @@ class Handles:
             return self.enc(v)
         except (TypeError, ValueError, RecursionError):
             self.objs.append(v)
-            return {"h": len(self.objs) - 1}
+            try:
+                truth = bool(v)  # a truthy value passes ``assert f(x)`` whatever it is: plain True would too
+            except BaseException:
+                truth = None
+            return {"h": [len(self.objs) - 1, truth]}
 
     def dec(self, v):
         if isinstance(v, list):
@@ -234,7 +238,7 @@ class Handles:
         if tag == "x":
             return float(x)
         if tag == "h":
-            return self.objs[x]
+            return self.objs[x[0] if isinstance(x, list) else x]
         if tag == "T" and x in TYPE_NAMES:
             return getattr(builtins, x)
         raise ValueError(tag)
