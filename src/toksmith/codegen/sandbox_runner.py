@@ -1,36 +1,58 @@
-"""The sandbox's process side: a fork server that starts each program isolated. Never imported by toksmith.
+"""The sandbox's process side: a warm fork server that runs each untrusted program isolated. Never imported by toksmith.
 
-Started by :mod:`toksmith.codegen.sandbox` as ``python -I sandbox_runner.py --server FD`` (one per worker slot,
-root when the evaluator is root), it waits on a Unix socket. For a ``run`` request, which carries the program's
-stdout/stderr/status pipe ends as passed file descriptors, it forks a child that starts a new session, takes
-the pipes as its stdout/stderr, enters new network/PID/mount namespaces (``isolate``), and forks the reaper
-(PID 1 of the new PID namespace) which forks the program process: rlimits, own uid, no new privileges, then
-``exec`` of the program file in fresh globals. A ``wait`` request reaps a finished child and returns its
-status. Forking a warm interpreter instead of starting one per sample is what makes execution cheap.
+Started by :mod:`toksmith.codegen.sandbox` as ``python -I sandbox_runner.py --server FD MODE SETUP_JSON`` (one per
+worker slot), it prepares once what every run shares, then waits on a Unix socket:
+
+* ``root`` (the evaluator is root): a private mount namespace in which every mount is read-only, ``/tmp`` is an
+  empty tmpfs holding the work dir's mount point, and directories only root may enter (``/root``) are replaced by
+  a tmpfs through which only the interpreter's own directories are bound;
+* ``userns`` (not root, unprivileged user namespaces allowed): the same, inside a new user namespace in which the
+  server is uid 0, mapped to the evaluator's uid (``nobody`` in the tests) and nothing else;
+* ``rlimits`` (last resort): nothing shared; the work dir is a host temporary directory.
+
+For a ``run`` request (carrying the program's stdout, stderr and call-socket ends as passed file descriptors) it
+forks, after ``unshare(CLONE_NEWPID)``, one process that is PID 1 of a new PID namespace (the server then returns
+to its own with ``setns``; in ``userns`` mode the server is itself PID 1 of a slot namespace so that it may). That
+process enters new **mount, IPC and UTS** namespaces (the slot's network namespace, with only a down loopback, is
+shared by the slot's runs, which follow one another), mounts a size- and inode-limited tmpfs on the work dir and
+a fresh ``/proc``, writes the program, sets rlimits, drops every capability (bounding set included), takes a
+private uid in ``root`` mode, sets no-new-privileges, ``chdir``s into the mounted work dir and runs the source in
+fresh globals. The program never decides its verdict: when its top level has run it sends the names it defines
+over the call socket and then only answers calls (``name, args -> return value``) whose arguments and results
+are JSON-like plain data, for the trusted checker (``sandbox_checker.py``). The server answers with a pidfd of
+the run, reaps ended runs on SIGCHLD, and a ``wait`` request returns a run's status.
 
 This file imports only the standard library, trusts nothing it runs, and talks to no one but its socket.
 """
 
+import builtins
+import collections
 import ctypes
+import io
 import json
 import os
 import resource
 import signal
 import socket
+import struct
 import sys
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-NEWNS, NEWPID, NEWNET = 0x00020000, 0x20000000, 0x40000000
-RDONLY, NOSUID, NODEV, NOEXEC, REMOUNT, BIND, REC, PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
-
-
-def report(cfg, obj):
-    try:
-        os.write(cfg["status_fd"], (json.dumps(obj) + "\n").encode())
-    except OSError:
-        pass
+NEWNS, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET = 0x20000, 0x4000000, 0x8000000, 0x10000000, 0x20000000, 0x40000000
+RDONLY, NOSUID, NODEV, NOEXEC, REMOUNT, NOATIME, NODIRATIME, BIND = 1, 2, 4, 8, 32, 1024, 2048, 4096
+REC, PRIVATE, RELATIME, STRICTATIME = 16384, 1 << 18, 1 << 21, 1 << 24
+KEEP = NOSUID | NODEV | NOEXEC | NOATIME | NODIRATIME | RELATIME  # statvfs f_flag bits equal the MS_* bits
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+PIDNS = []  # the server's own PID namespace (fd)
+TO_LOCAL = []
+HOST = []  # user-namespace mode: the server's pid in the host's /proc
+WORK = "/tmp/work"  # the work dir's path inside the namespaces (a fresh tmpfs per run)
+MAX_MSG = 64 << 20
+# stdlib containers rebuilt as themselves by the checker (MBPP references return Counter, defaultdict...)
+COLLECTIONS = {collections.Counter: "C", collections.OrderedDict: "O", collections.defaultdict: "D", collections.deque: "Q"}
+TYPE_NAMES = ("int", "float", "str", "bool", "bytes", "complex", "list", "tuple", "dict", "set", "frozenset")
+TYPES = tuple(getattr(builtins, n) for n in TYPE_NAMES)
 
 
 def mount(src, target, fstype, flags, data=None):
@@ -42,35 +64,69 @@ def mount(src, target, fstype, flags, data=None):
         raise OSError(err, "mount %s: %s" % (target, os.strerror(err)))
 
 
+def unshare(flags):
+    if libc.unshare(flags) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "unshare: %s" % os.strerror(err))
+
+
 def unescape(path):
     return path.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace("\\134", "\\")
 
 
-def isolate(cfg):
-    """New net/PID/mount namespaces; every mount read-only except the work dir; hidden interpreter dirs revealed."""
-    if libc.unshare(NEWNS | NEWPID | NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), "unshare")
-    mount(None, "/", None, REC | PRIVATE)  # nothing we do below propagates to the host
-    for parent, children in cfg["reveal"]:
+def write_file(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def prepare(mode, setup):
+    """Once per server: the shared read-only view of the host (namespace modes)."""
+    # One network namespace per slot (only a loopback, down), shared by the slot's runs, which follow one
+    # another: creating and tearing one down per run was the largest single cost of a run.
+    if mode == "userns":
+        uid, gid = os.getuid(), os.getgid()
+        unshare(NEWUSER | NEWNS | NEWNET | NEWPID)
+        write_file("/proc/self/setgroups", "deny")
+        write_file("/proc/self/uid_map", "0 %d 1" % uid)
+        write_file("/proc/self/gid_map", "0 %d 1" % gid)
+        # The server goes on as PID 1 of a PID namespace its user namespace owns, so that it may return to it
+        # (setns) after each run's unshare(CLONE_NEWPID); this process only waits for it.
+        child = os.fork()
+        if child != 0:
+            os.closerange(3, 1 << 16)
+            _, status = os.waitpid(child, 0)
+            os._exit(status_code(status))
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        HOST.append(os.readlink("/proc/self"))  # /proc is still the host's here
+    else:
+        unshare(NEWNS | NEWNET)
+    mount(None, "/", None, REC | PRIVATE)  # nothing below propagates to the host
+    for parent, children in setup.get("reveal", []):
         fds = [os.open(os.path.join(parent, c), os.O_PATH) for c in children]
         mount("tmpfs", parent, "tmpfs", NOSUID | NODEV, "size=64k,mode=755")
         for c, fd in zip(children, fds):
             os.mkdir(os.path.join(parent, c))
             mount("/proc/self/fd/%d" % fd, os.path.join(parent, c), None, BIND | REC)
             os.close(fd)
-    wd = cfg["workdir"]
-    mount(wd, wd, None, BIND)
     with open("/proc/self/mountinfo") as f:
-        mounts = [(unescape(line.split()[4]), line.split()[5].split(",")) for line in f]
-    for mp, opts in mounts:
-        if mp == wd:
-            continue
-        flags = REMOUNT | BIND | RDONLY | NOSUID | (NODEV if "nodev" in opts else 0) | (NOEXEC if "noexec" in opts else 0)
+        mounts = [unescape(line.split()[4]) for line in f]
+    for mp in mounts:  # read-only everywhere (keeping the flags a user namespace may not clear)
         try:
-            mount(None, mp, None, flags)
+            flags = os.statvfs(mp).f_flag & KEEP
+            mount(None, mp, None, REMOUNT | BIND | RDONLY | flags)
         except OSError:
             if mp == "/":
                 raise
+    # Host /tmp, /var/tmp and /dev/shm are world-writable: hide them behind empty read-only tmpfs.
+    for d in ("/var/tmp", "/dev/shm", "/run/shm"):
+        if os.path.isdir(d) and not os.path.islink(d):
+            try:
+                mount("tmpfs", d, "tmpfs", NOSUID | NODEV | NOEXEC | RDONLY, "size=4k,mode=755")
+            except OSError:
+                pass
+    mount("tmpfs", "/tmp", "tmpfs", NOSUID | NODEV, "size=64k,mode=755")
+    os.mkdir(WORK)
+    mount(None, "/tmp", None, REMOUNT | RDONLY | NOSUID | NODEV)
 
 
 def status_code(status):
@@ -84,117 +140,342 @@ def block_sockets():
         raise PermissionError(13, "network access is disabled in the toksmith sandbox")
 
     for mod in (socket, _socket):
-        for name in ("socket", "create_connection", "create_server", "fromfd", "getaddrinfo"):
+        for name in ("socket", "create_connection", "create_server", "fromfd", "getaddrinfo", "socketpair"):
             if hasattr(mod, name):
                 setattr(mod, name, refuse)
 
 
-def run_program(cfg):
-    """The program process: limits, uid, then the program itself. Never returns."""
-    lim = cfg["limits"]
-    for res, soft, hard in (
-        (resource.RLIMIT_AS, lim["as"], lim["as"]), (resource.RLIMIT_CPU, lim["cpu"], lim["cpu"] + 1),
-        (resource.RLIMIT_FSIZE, lim["fsize"], lim["fsize"]), (resource.RLIMIT_NOFILE, lim["nofile"], lim["nofile"]),
-        (resource.RLIMIT_CORE, 0, 0), (resource.RLIMIT_NPROC, lim["nproc"], lim["nproc"]),
-    ):
-        resource.setrlimit(res, (soft, hard))
+# --- plain data over the call socket ----------------------------------------------------------------------------
+
+def send_msg(sock, obj):
+    data = json.dumps(obj).encode()
+    sock.sendall(struct.pack("<I", len(data)) + data)
+
+
+def recv_exact(sock, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(min(n - len(buf), 1 << 20))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def recv_msg(sock):
+    head = recv_exact(sock, 4)
+    if head is None:
+        return None
+    (n,) = struct.unpack("<I", head)
+    if n > MAX_MSG:
+        return None
+    data = recv_exact(sock, n)
+    return None if data is None else json.loads(data)
+
+
+class Handles:
+    """Values that are not plain data stay here; the checker sees an opaque handle it can only pass back."""
+
+    def __init__(self):
+        self.objs = []
+
+    def enc(self, v, depth=0):
+        if depth > 100:
+            raise ValueError("too deep")
+        t = type(v)
+        if v is None or t in (bool, int, str):
+            return v
+        if t is float:
+            return v if v == v and v not in (float("inf"), float("-inf")) else {"x": repr(v)}
+        if t is list:
+            return [self.enc(x, depth + 1) for x in v]
+        if t is tuple:
+            return {"t": [self.enc(x, depth + 1) for x in v]}
+        if t is dict:
+            return {"d": [[self.enc(k, depth + 1), self.enc(x, depth + 1)] for k, x in v.items()]}
+        if t in (set, frozenset):
+            return {"s" if t is set else "f": [self.enc(x, depth + 1) for x in v]}
+        if t is bytes:
+            return {"b": v.hex()}
+        if t is complex:
+            return {"c": [self.enc(v.real), self.enc(v.imag)]}
+        if t in COLLECTIONS:
+            items = list(v) if t is collections.deque else [[self.enc(k, depth + 1), self.enc(x, depth + 1)] for k, x in v.items()]
+            return {COLLECTIONS[t]: [self.enc(x, depth + 1) for x in items] if t is collections.deque else items}
+        if t is type and v in TYPES:
+            return {"T": v.__name__}
+        raise TypeError(t)
+
+    def enc_or_handle(self, v):
+        try:
+            return self.enc(v)
+        except (TypeError, ValueError, RecursionError):
+            self.objs.append(v)
+            try:
+                truth = bool(v)  # a truthy value passes ``assert f(x)`` whatever it is: plain True would too
+            except BaseException:
+                truth = None
+            return {"h": [len(self.objs) - 1, truth]}
+
+    def dec(self, v):
+        if isinstance(v, list):
+            return [self.dec(x) for x in v]
+        if not isinstance(v, dict):
+            return v
+        (tag, x), = v.items()
+        if tag == "t":
+            return tuple(self.dec(y) for y in x)
+        if tag == "d":
+            return {self.dec(k): self.dec(y) for k, y in x}
+        if tag == "s":
+            return {self.dec(y) for y in x}
+        if tag == "f":
+            return frozenset(self.dec(y) for y in x)
+        if tag == "b":
+            return bytes.fromhex(x)
+        if tag == "c":
+            return complex(self.dec(x[0]), self.dec(x[1]))
+        if tag == "x":
+            return float(x)
+        if tag == "h":
+            return self.objs[x[0] if isinstance(x, list) else x]
+        if tag == "T" and x in TYPE_NAMES:
+            return getattr(builtins, x)
+        raise ValueError(tag)
+
+
+def serve_calls(sock, g):
+    """After the program's top level: export its names, then answer the checker's calls until it hangs up."""
+    handles = Handles()
+    exports = {}
+    for name, v in list(g.items()):
+        if name.startswith("__"):
+            continue
+        if type(v).__name__ == "module":
+            exports[name] = ["module", getattr(v, "__name__", "")]
+        elif callable(v):
+            exports[name] = ["call"]
+        else:
+            exports[name] = ["value", handles.enc_or_handle(v)]
+    send_msg(sock, {"ready": exports})
+    while True:
+        msg = recv_msg(sock)
+        if msg is None:
+            return
+        try:
+            target = g[msg["name"]] if "name" in msg else handles.objs[msg["handle"]]
+            args = handles.dec(msg["args"])
+            kwargs = {k: handles.dec(x) for k, x in msg["kwargs"]}
+            reply = {"ok": handles.enc_or_handle(target(*args, **kwargs))}
+        except BaseException as e:  # SystemExit and KeyboardInterrupt too: they fail the call, not the runner
+            reply = {"raise": type(e).__name__, "message": str(e)[:500]}
+        try:
+            send_msg(sock, reply)
+        except (TypeError, ValueError):
+            send_msg(sock, {"raise": "TypeError", "message": "unencodable reply"})
+
+
+# --- the run's processes ----------------------------------------------------------------------------------------
+
+def drop_privileges(cfg):
+    for cap in range(64):
+        if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:
+            break  # EINVAL: past the last capability
     if cfg["uid"] is not None:
         os.setgroups([])
         os.setgid(cfg["uid"])
         os.setuid(cfg["uid"])
+    # capset(v3, pid 0): empty effective, permitted and inheritable sets
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)
+    data = (ctypes.c_uint32 * 6)()
+    libc.syscall(126 if os.uname().machine == "x86_64" else 91, header, data)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # cleared by setuid, so set after it
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    if not cfg["netns"]:
+    # Never run untrusted code as the host's root: uid 0 is only acceptable inside a user namespace.
+    if os.getuid() == 0 or os.geteuid() == 0:
+        with open("/proc/self/uid_map") as f:
+            inside, outside, _ = f.read().split()[:3]
+        if outside == "0":
+            os._exit(126)
+
+
+def unbuffered():
+    """stdout/stderr written straight to the pipes: output before a crash, os._exit or a kill is kept."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        stream = io.TextIOWrapper(io.FileIO(fd, "w", closefd=False), encoding="utf-8", errors="backslashreplace",
+                                  write_through=True)
+        setattr(sys, name, stream)
+        setattr(sys, "__%s__" % name, stream)
+
+
+def run_program(cfg, sock_fd):
+    """The program process: limits, privileges, then the program and its call loop. Never returns."""
+    lim = cfg["limits"]
+    for res, soft, hard in (
+        (resource.RLIMIT_AS, lim["as"], lim["as"]), (resource.RLIMIT_CPU, lim["cpu"], lim["cpu"]),
+        (resource.RLIMIT_FSIZE, lim["fsize"], lim["fsize"]), (resource.RLIMIT_NOFILE, lim["nofile"], lim["nofile"]),
+        (resource.RLIMIT_CORE, 0, 0), (resource.RLIMIT_NPROC, lim["nproc"], lim["nproc"]),
+    ):
+        resource.setrlimit(res, (soft, hard))
+    drop_privileges(cfg)
+    os.chdir(cfg["workdir"])
+    sock = socket.socket(fileno=sock_fd)
+    if cfg["mode"] == "rlimits":
         block_sockets()
-    path = cfg["program"]
+    unbuffered()
+    path = os.path.join(cfg["workdir"], "program.py")
     sys.argv, sys.path[0] = [path], cfg["workdir"]
-    nonce = cfg.pop("nonce")
+    source = cfg.pop("source")
+    g = {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__}
     try:
-        with open(path, encoding="utf-8") as f:
-            code = compile(f.read(), path, "exec")
-        exec(code, {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__})
+        code = compile(source, path, "exec")
+        del source, cfg
+        exec(code, g)
+        serve_calls(sock, g)
+        code = 0
     except SystemExit as e:
-        report(cfg, {"error": "SystemExit", "message": repr(e.code)[:200]})
-        os._exit(e.code & 0xFF if isinstance(e.code, int) else (0 if e.code is None else 1))
+        code = e.code & 0xFF if isinstance(e.code, int) else (0 if e.code is None else 1)
+        report_error(sock, "SystemExit", repr(e.code))
     except BaseException as e:
-        report(cfg, {"error": type(e).__name__, "message": str(e)[:500]})
+        report_error(sock, type(e).__name__, str(e))
         import traceback
 
         traceback.print_exc()
-        sys.stderr.flush()
-        os._exit(1)
-    for stream in (sys.stdout, sys.stderr):
+        code = 1
+    os._exit(code)
+
+
+def report_error(sock, kind, message):
+    try:
+        send_msg(sock, {"error": kind, "message": message[:500]})
+    except BaseException:
+        pass
+
+
+def execute(cfg, sock_fd):
+    """The run's process, PID 1 of its new PID namespace: mount and IPC/UTS namespaces, the work dir, a fresh
+    ``/proc``, then the program. Never returns."""
+    if cfg["mode"] != "rlimits":
+        unshare(NEWNS | NEWIPC | NEWUTS)  # mounts stay private: the server's namespace is
+        lim = cfg["limits"]
+        mount("tmpfs", WORK, "tmpfs", NOSUID | NODEV,
+              "size=%dk,nr_inodes=%d,mode=700" % (lim["disk_kb"], lim["files"] + 2))
+        cfg["workdir"] = WORK
+        mount("proc", "/proc", "proc", NOSUID | NODEV | NOEXEC)  # this PID namespace's processes only
+    path = os.path.join(cfg["workdir"], "program.py")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(cfg["source"])
+    if cfg["uid"] is not None:
+        os.chown(cfg["workdir"], cfg["uid"], cfg["uid"])
+        os.chown(path, cfg["uid"], cfg["uid"])
+    run_program(cfg, sock_fd)
+
+
+def start_run(server_sock, cfg, fds):
+    """Fork the session leader of one run with the passed pipes as stdout/stderr and the call socket."""
+    out_fd, err_fd, call_fd = fds
+    before = children() if HOST else None
+    if cfg["mode"] != "rlimits":
+        unshare(NEWPID)  # the next child is PID 1 of a new PID namespace
         try:
-            stream.flush()
-        except Exception:
-            pass
-    report(cfg, {"ok": nonce})
-    os._exit(0)
-
-
-def execute(cfg):
-    """The run's session leader: isolate, fork the reaper, mirror its status. Never returns."""
-    cfg["netns"] = False
-    if cfg["namespaces"]:
-        try:
-            isolate(cfg)
-            cfg["netns"] = True
-        except OSError as e:
-            if cfg["require_isolation"]:
-                report(cfg, {"isolation_error": str(e)})
-                os._exit(125)
-    kind = ("uid+" if cfg["uid"] is not None else "") + ("netns+pidns+mntns" if cfg["netns"] else "rlimits+nosocket")
-    report(cfg, {"isolation": kind})
-    reaper = os.fork()
-    if reaper == 0:
-        # PID 1 of the new PID namespace (or a plain child): runs no program code; reaps and mirrors the status.
-        try:
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-            child = os.fork()
-            if child == 0:
-                run_program(cfg)
-            while True:
-                pid, status = os.wait()
-                if pid == child:
-                    os._exit(status_code(status))
-        except BaseException:
-            os._exit(124)
-    _, status = os.waitpid(reaper, 0)
-    os._exit(status_code(status))
-
-
-def start_run(sock, cfg, fds):
-    """Fork the session leader of one run with the passed pipes as its stdout/stderr/status."""
-    out_fd, err_fd, status_fd = fds
-    pid = os.fork()
+            pid = os.fork()
+        except OSError:
+            pid = -1
+        if pid != 0 and libc.setns(PIDNS[0], NEWPID) != 0:  # back to our own for the children after it
+            os._exit(1)  # cannot happen; a server that cannot return would put the next run in this one's namespace
+        if pid < 0:
+            raise OSError("fork failed")
+    else:
+        pid = os.fork()
     if pid == 0:
         try:
-            sock.close()  # the program must never reach the server
+            server_sock.close()  # the program must never reach the server
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             os.setsid()
             devnull = os.open(os.devnull, os.O_RDONLY)
             os.dup2(devnull, 0)
             os.dup2(out_fd, 1)
             os.dup2(err_fd, 2)
-            for fd in (devnull, out_fd, err_fd):
-                if fd > 2:
-                    os.close(fd)
-            cfg["status_fd"] = status_fd
-            os.chdir(cfg["workdir"])
+            os.dup2(call_fd, 3)
+            os.closerange(4, 1 << 16)  # nothing else of the server's reaches the program
             os.environ.clear()
             os.environ.update(cfg["env"])
-            execute(cfg)
-        except BaseException:
+            execute(cfg, 3)
+        except BaseException as e:
+            try:
+                os.write(2, ("toksmith sandbox: could not start the run: %r\n" % (e,)).encode())
+            except OSError:
+                pass
             os._exit(123)
     for fd in fds:
         os.close(fd)
-    return pid
+    return pid, host_pid(pid, before)
 
 
-def serve(sock_fd):
+def children():
+    with open("/proc/%s/task/%s/children" % (HOST[0], HOST[0])) as f:
+        return set(f.read().split())
+
+
+def host_pid(pid, before):
+    """The run's pid as the evaluator sees it (user-namespace mode: our own PID namespace is not the host's)."""
+    if not HOST:
+        return pid
+    new = children() - before
+    if len(new) != 1:
+        os.kill(pid, signal.SIGKILL)
+        raise OSError("cannot tell the run's host pid")
+    return int(new.pop())
+
+
+def kill_uid(uid):
+    """End every process of a private uid (rlimits mode, where no PID namespace does it)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)  # every process this uid may signal, i.e. its own; never ourselves
+        except BaseException:
+            pass
+        os._exit(0)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+# Imported once by the server so that forked programs find them loaded (HumanEval prompts import typing).
+PRELOAD = ("typing", "math", "re", "collections", "itertools", "functools", "heapq", "bisect", "string", "random",
+           "statistics", "fractions", "decimal", "operator", "copy", "hashlib", "datetime", "traceback", "cmath",
+           "array", "dataclasses", "enum", "numbers", "textwrap", "unicodedata", "struct")
+
+
+def serve(sock_fd, mode, setup):
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
     sock = socket.socket(fileno=sock_fd)
+    if mode != "rlimits":
+        try:
+            prepare(mode, setup)
+        except OSError as e:
+            send_msg_dgram(sock, {"ready": False, "error": str(e)})
+            return
+    PIDNS.append(os.open("/proc/self/ns/pid", os.O_RDONLY))
+    send_msg_dgram(sock, {"ready": True})
+    uids, done, to_local = {}, {}, {}
+    TO_LOCAL.append(to_local)
+    if mode != "rlimits":  # ended runs leave no zombie behind (rlimits: the evaluator still kills by pgid)
+        signal.signal(signal.SIGCHLD, lambda *_: reap(done, uids, mode))
     while True:
         try:
-            msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, 3)
+            msg, fds, _, _ = socket.recv_fds(sock, 1 << 24, 3)
         except OSError:
             return
         if not msg:
@@ -202,18 +483,65 @@ def serve(sock_fd):
         try:
             req = json.loads(msg)
             if req["op"] == "run" and len(fds) == 3:
-                reply = {"pid": start_run(sock, req["cfg"], fds)}
-            elif req["op"] == "wait":
-                _, status = os.waitpid(req["pid"], 0)
-                reply = {"status": status_code(status)}
+                pid, hpid = start_run(sock, req["cfg"], fds)
+                uids[pid] = req["cfg"]["uid"]
+                to_local[hpid] = pid
+                pidfd = os.pidfd_open(pid)  # the evaluator waits and kills through it: no pid reuse races
+                try:
+                    socket.send_fds(sock, [json.dumps({"pid": hpid}).encode()], [pidfd])
+                finally:
+                    os.close(pidfd)
+                continue
+            elif req["op"] == "wait":  # block: until the run ended; else its status if it already has
+                pid = to_local.pop(req["pid"], None)
+                if pid is None:
+                    raise KeyError("unknown run")
+                if pid not in done and req.get("block", True):
+                    try:
+                        _, status = os.waitpid(pid, 0)
+                        done[pid] = status_code(status)
+                        finished(uids.pop(pid, None), mode)
+                    except ChildProcessError:
+                        pass  # reaped by the SIGCHLD handler meanwhile: its status is in done
+                reply = {"status": done.pop(pid, None)}
             else:
                 for fd in fds:
                     os.close(fd)
                 reply = {"error": "bad request"}
         except (OSError, ValueError, KeyError) as e:  # e.g. fork failing with EAGAIN
             reply = {"error": repr(e)}
-        sock.send(json.dumps(reply).encode())
+        send_msg_dgram(sock, reply)
+
+
+def finished(uid, mode):
+    if mode == "rlimits" and uid is not None:
+        kill_uid(uid)
+
+
+def reap(done, uids, mode):
+    """Collect runs that ended; keep the status of those the evaluator may still ask about."""
+    while uids:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        if pid in uids:
+            done[pid] = status_code(status)
+            finished(uids.pop(pid), mode)
+        elif pid not in done:
+            done[pid] = status_code(status)
+    for pid in list(done)[:-64]:  # statuses nobody asked for (runs that passed)
+        del done[pid]
+    if len(TO_LOCAL[0]) > 256:
+        for k in list(TO_LOCAL[0])[:-64]:
+            del TO_LOCAL[0][k]
+
+
+def send_msg_dgram(sock, obj):
+    sock.send(json.dumps(obj).encode())
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[2]))
+    serve(int(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4]))
