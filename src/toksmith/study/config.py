@@ -167,6 +167,7 @@ class TransferSection:
     lr: float = 3e-4
     warmup_steps: int = 4
     eval_every: int = 6
+    ckpt_every: int = 12  # checkpoint (model + optimizer) every N steps: an interrupted run resumes there
     eval_bytes: int = 12_000  # held-out code bytes for the bits/byte curve
     train_chars: int = 2_000_000
 
@@ -177,7 +178,7 @@ class TransferSection:
                 raise _bad(f"transfer.methods[{i}]", f"unknown method {m!r}; known: {', '.join(known)}")
         if not self.methods:
             raise _bad("transfer.methods", f"give at least one of {', '.join(known)}")
-        _positive("transfer", self, ("steps", "batch_size", "seq_len", "eval_every", "eval_bytes", "train_chars"))
+        _positive("transfer", self, ("steps", "batch_size", "seq_len", "eval_every", "ckpt_every", "eval_bytes", "train_chars"))
         if not self.lr > 0:
             raise _bad("transfer.lr", f"must be > 0, got {self.lr}")
         from ..costs.shapes import SHAPES
@@ -317,7 +318,7 @@ def ci_scaled(cfg: StudyConfig) -> StudyConfig:
              corpus=r(cfg.corpus, chars=min(cfg.corpus.chars, 600_000), heldout_docs=min(cfg.corpus.heldout_docs, 20)),
              tokenizers=r(cfg.tokenizers, vocab_sizes=(600, 800, 1000), size=1000, presets=cfg.tokenizers.presets[:2],
                           mixes=cfg.tokenizers.mixes[:2]),
-             transfer=r(cfg.transfer, steps=2, batch_size=2, seq_len=64, warmup_steps=1, eval_every=1, eval_bytes=1500,
+             transfer=r(cfg.transfer, steps=2, batch_size=2, seq_len=64, warmup_steps=1, eval_every=1, ckpt_every=1, eval_bytes=1500,
                         train_chars=200_000),
              codegen=r(cfg.codegen, problems=2, passk_problems=2, max_new_tokens=16),
              speed=r(cfg.speed, prompts=1, new_tokens=8))

@@ -6,6 +6,7 @@ it depends on. A stage is done when ``result.json`` exists in its key directory 
 * a re-run of a finished study loads every ``result.json`` and does no work;
 * an interrupted stage finds its key directory without ``result.json`` and runs again in it; stages that
   checkpoint (fine-tuning, evaluation) resume there at the step or sample where they stopped;
+* a stage whose input stage ran again (its output was deleted) runs again from scratch;
 * changing one setting changes the keys of the stages that read it and of those after them only; their new key
   directories are filled, older ones are left as they were (never overwritten).
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +147,11 @@ def run_stages(cfg, stages: list[Stage], run_dir: Path, progress: bool = True, u
         for i, stage in enumerate(stages, 1):
             d = run_dir / stage.name / keys[stage.name]
             result = _load_result(d)
+            stale = [n for n in stage.deps if not out.stages[n].reused]
+            if result is not None and stale:  # an input was recomputed in this run: redo this stage from scratch
+                log.info("stage %s: %s ran again, so it runs again too", stage.name, ", ".join(stale))
+                shutil.rmtree(d)
+                result = None
             if result is not None:
                 log.info("stage %d/%d %s: done before (%s), reused", i, len(stages), stage.name, d)
                 out.stages[stage.name] = StageRun(stage.name, keys[stage.name], d, result, True, 0.0)

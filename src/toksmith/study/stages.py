@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -148,7 +149,8 @@ def finetune_stage(ctx: StageContext) -> dict:
         if not (summ.is_file() and json.loads(summ.read_text(encoding="utf-8")).get("finished")):
             finetune(FinetuneConfig(model=model, out_dir=d, train_chars=t.train_chars, eval_max_bytes=t.eval_bytes,
                                     seq_len=t.seq_len, batch_size=t.batch_size, lr=t.lr, warmup_steps=t.warmup_steps,
-                                    steps=t.steps, eval_every=t.eval_every, ckpt_every=t.eval_every, keep_checkpoints=1))
+                                    steps=t.steps, eval_every=t.eval_every, ckpt_every=t.ckpt_every, keep_checkpoints=1))
+        shutil.rmtree(d / "checkpoints", ignore_errors=True)  # finished: final/ holds the model
         curve = [r for r in read_metrics(d) if "eval_bpb" in r]
         out[name] = {"final": str(d / "final"), "curve": [(r["step"], r["eval_bpb"]) for r in curve],
                      "tokens_per_byte": curve[-1]["tokens_per_byte"], "bpb_start": curve[0]["eval_bpb"],
@@ -234,8 +236,6 @@ def report_stage(ctx: StageContext) -> dict:
 
     paths = write_report(ctx.cfg, ctx.inputs, ctx.dir, seconds=ctx.seconds)
     run_dir = ctx.dir.parent.parent
-    import shutil
-
     from ..artifacts import atomic_write_bytes
 
     for name in ("report.html", "report.md"):
