@@ -24,7 +24,7 @@ class PlanRow:
 
 
 def gpu_hours(flops: float, gpu_flops: float, mfu: float, gpus: int) -> float:
-    """Wall GPU-hours for ``flops`` on ``gpus`` devices of ``gpu_flops`` peak at utilisation ``mfu``."""
+    """Device-hours (summed over ``gpus``; wall hours = this / gpus) for ``flops`` at ``gpu_flops`` peak and ``mfu``."""
     return flops / (gpu_flops * mfu) / 3600
 
 

@@ -166,7 +166,7 @@ def build_markdown(cfg, inputs: dict, figs: dict[str, str], seconds: dict[str, f
                  for r in costs["shapes"] for p in r["per_v"]]), "",
          f"![cost curves]({figs['costs']})", "",
          "*Reading:* larger models tolerate larger vocabularies: the FLOPs-optimal V grows with model size "
-         f"({', '.join(f'{r['shape']} {r['inference_optimal_v'] / 1000:.0f}k' for r in costs['shapes'])}).", "",
+         "(" + ", ".join(f"{r['shape']} {r['inference_optimal_v'] / 1000:.0f}k" for r in costs["shapes"]) + ").", "",
          "## Switching", "",
          _table(["model", "bits/byte at step 0", f"bits/byte at step {d['steps']}", "tokens/byte"],
                 [[n, f"{v['bpb_start']:.3f}", f"{v['bpb_end']:.3f}", f"{v['tokens_per_byte']:.3f}"] for n, v in fin.items()]), "",

@@ -47,7 +47,11 @@ def tokenizers_stage(ctx: StageContext) -> dict:
         "mix": SweepConfig("mix", tuple(_mix_value(m) for m in t.mixes), base, baseline=t.references[0],
                            out_dir=ctx.dir / "mix", num_threads=1),
     }
+    prev = None
     for lever, sc in sweeps.items():
+        if prev is not None and (prev / "tokenizers").is_dir():  # the same config trained before: same hash, reused
+            shutil.copytree(prev / "tokenizers", sc.out_dir / "tokenizers", dirs_exist_ok=True)
+        prev = sc.out_dir
         res = run_sweep(sc)
         out[lever] = {"points": sweep_records(res), "fits": {d: [dataclasses.asdict(f) for f in fs] for d, fs in res.fits.items()},
                       "dirs": {p.label: p.tokenizer_dir for p in res.points},
