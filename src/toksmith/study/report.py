@@ -126,13 +126,16 @@ def build_markdown(cfg, inputs: dict, figs: dict[str, str], seconds: dict[str, f
     L = [f"# Study `{cfg.name}`: which tokenizer, and should I switch?", "",
          "## The question and the answer", "",
          f"**Which tokenizer:** for code, the `{d['preset']}` pre-tokenization at {d['vocab_size']:,} tokens trained on "
-         f"the mix {tk['recommended']['mix']} (code NSL {tk['recommended']['nsl_code']:.3f} vs {base}). The cost model, fed "
+         f"the mix {' / '.join(f'{k} {v:.0%}' for k, v in tk['recommended']['mix'].items())} (code NSL {tk['recommended']['nsl_code']:.3f} vs {base}). The cost model, fed "
          "with this study's measured NSL(V), puts the inference-optimal vocabulary at "
          + ", ".join(f"{r['inference_optimal_v'] / 1000:.0f}k for {r['shape']}" for r in costs["shapes"]) + ".", "",
          f"**Should I switch {cfg.transfer.model}'s tokenizer?** {verdict} "
          f"(original {d['orig_start']:.3f} → {d['orig_end']:.3f}, {d['best_method']} {d['new_start']:.3f} → "
-         f"{d['new_end']:.3f} bits/byte on held-out code); {reach}. The new tokenizer makes sequences "
-         f"{100 * d['shorter']:.1f}% shorter (fewer tokens per byte), which is what a switch buys: speed and context.", "",
+         f"{d['new_end']:.3f} bits/byte on held-out code); {reach}. " + (
+             f"The new tokenizer makes sequences {100 * d['shorter']:.1f}% shorter (fewer tokens per byte), which is what "
+             "a switch buys: speed and context." if d["shorter"] > 0 else
+             f"The new tokenizer makes sequences {-100 * d['shorter']:.1f}% *longer* than the original's, so the switch "
+             "would not even buy speed or context here."), "",
          "Caveats: " + ("this is a small CPU budget (" + f"{d['steps']} steps × {inputs['finetune']['tokens_per_step']} tokens"
                         ") where the paper trains on 500B tokens; the measured NSL(V) covers only "
                         f"{costs['fit']['measured_range'][0]:,}-{costs['fit']['measured_range'][1]:,} tokens, so optima "
@@ -165,8 +168,11 @@ def build_markdown(cfg, inputs: dict, figs: dict[str, str], seconds: dict[str, f
                   f"{p['weights_gb']:.2f}", f"{p['memory_gb']:.2f}", f"{p['flops_per_byte']:.3g}"]
                  for r in costs["shapes"] for p in r["per_v"]]), "",
          f"![cost curves]({figs['costs']})", "",
-         "*Reading:* larger models tolerate larger vocabularies: the FLOPs-optimal V grows with model size "
-         "(" + ", ".join(f"{r['shape']} {r['inference_optimal_v'] / 1000:.0f}k" for r in costs["shapes"]) + ").", "",
+         "*Reading:* FLOPs-optimal V per shape: " + ", ".join(
+             f"{r['shape']} {r['inference_optimal_v'] / 1000:.0f}k" for r in costs["shapes"]) + (
+             "; every optimum lies outside the measured sizes (shaded), so it comes from extrapolating the fit — "
+             "measure larger vocabularies before trusting it." if all(r["extrapolated"] for r in costs["shapes"]) else
+             "; larger models tolerate larger vocabularies (their embeddings are a smaller share of the compute)."), "",
          "## Switching", "",
          _table(["model", "bits/byte at step 0", f"bits/byte at step {d['steps']}", "tokens/byte"],
                 [[n, f"{v['bpb_start']:.3f}", f"{v['bpb_end']:.3f}", f"{v['tokens_per_byte']:.3f}"] for n, v in fin.items()]), "",
@@ -187,7 +193,8 @@ def build_markdown(cfg, inputs: dict, figs: dict[str, str], seconds: dict[str, f
                   f"{v['heldout_tokens_per_byte']:.3f}"] for n, v in sp.items()]), "",
          f"![speed]({figs['speed']})", "",
          f"*Reading:* the new tokenizer generates {sp[inputs['speed']['new']]['bytes_per_s'] / sp['original']['bytes_per_s']:.2f}× "
-         "the bytes per second of the original.", "",
+         "the bytes per second of the original (greedy decoding of what each model chooses to write; bytes/s "
+         "folds in both the per-token cost and the bytes each token carries).", "",
          "## Stage times", "",
          _table(["stage", "wall seconds"], [[k, f"{v:.0f}"] for k, v in seconds.items()]), ""]
     return "\n".join(L)
