@@ -47,5 +47,5 @@ def test_quickstart_cli_saves_a_config_that_reloads(tmp_path):
 
 
 def test_shipped_quickstart_config_loads():
-    cfg = load_config(QuickstartConfig, Path(__file__).parents[1] / "configs" / "quickstart.toml", section="quickstart")
+    cfg = load_config(QuickstartConfig, Path(__file__).parents[2] / "configs" / "quickstart-tokenizer.toml", section="quickstart")
     assert cfg == QuickstartConfig()

@@ -16,11 +16,11 @@ import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .artifacts import config_hash
-from .bpe import TrainConfig
-from .config import to_dict
-from .errors import ToksmithError
-from .tokenizer import MANIFEST_FILE
+from ..artifacts import config_hash
+from ..bpe import TrainConfig
+from ..config import to_dict
+from ..errors import ToksmithError
+from ..tokenizer import MANIFEST_FILE
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,10 @@ def trained_dir(cfg) -> Path:
 
 def run_quickstart(cfg: QuickstartConfig):
     """Train (or reuse) the tokenizer, compare it on held-out data; returns the CompareResult."""
-    from .analysis.compare import compare, write_result
-    from .bpe import train_tokenizer
-    from .analysis.heldout import heldout_from_config
-    from .corpus import default_corpus_config
+    from ..analysis.compare import compare, write_result
+    from ..bpe import train_tokenizer
+    from ..analysis.heldout import heldout_from_config
+    from ..corpus import default_corpus_config
 
     train_cfg = cfg.train
     corpus = train_cfg.corpus or default_corpus_config(total_chars=cfg.corpus_chars)
