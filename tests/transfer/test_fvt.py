@@ -94,7 +94,7 @@ def test_sentencepiece_old_tokenizer(new_tok_dir):
 def test_token_map_skips_unused_ids(new_tok_dir):
     """cl100k has no id 100256 (its special tokens start after a gap): as the old tokenizer the hole is skipped,
     as the new one it maps to nothing (its row gets the mean)."""
-    from toksmith.tokenizer import load_tokenizer
+    from toksmith.references import load_tokenizer
     from toksmith.transfer.fvt import token_map
 
     cl100k, small = load_tokenizer("cl100k"), load_tokenizer(new_tok_dir)

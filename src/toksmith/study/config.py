@@ -32,7 +32,7 @@ CODEGEN_BENCHMARKS = ("humaneval", "mbpp")
 
 def transfer_methods() -> tuple[str, ...]:
     """The transfer init methods: the ONE place the study reads the transfer registry."""
-    from ..transfer.fvt import METHODS
+    from ..transfer.methods import METHODS
 
     return tuple(METHODS)
 

@@ -27,7 +27,8 @@ from ..artifacts import atomic_dir, atomic_write_json, sha256_file
 from ..errors import ToksmithError
 from ..references import load_tokenizer
 from ..tokenizer import HF_FILE, MANIFEST_FILE, TIKTOKEN_FILE, Tokenizer
-from .fvt import METHODS, check_roles, init_rows, roles_by_name, token_map
+from .fvt import check_roles, init_rows, roles_by_name, token_map
+from .methods import METHODS
 
 log = logging.getLogger(__name__)
 
