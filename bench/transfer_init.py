@@ -71,7 +71,7 @@ def evaluate(model_dir: Path, texts: list[str]) -> dict:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from toksmith.tokenizer import load_tokenizer
+    from toksmith.references import load_tokenizer
     from toksmith.transfer.bpb import evaluate_bpb
 
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()

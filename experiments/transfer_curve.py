@@ -67,7 +67,7 @@ def run(args) -> None:
 
     from toksmith.artifacts import atomic_write_json
     from toksmith.models import cache_root
-    from toksmith.tokenizer import load_tokenizer
+    from toksmith.references import load_tokenizer
     from toksmith.transfer.bpb import evaluate_bpb
     from toksmith.transfer.data import heldout_texts, packed_blocks, training_texts
 

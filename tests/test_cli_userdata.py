@@ -87,6 +87,29 @@ def test_train_from_a_jsonl_with_another_text_field_and_names_from_flags(tmp_pat
     assert code == 2 and "'text'" in err and "docs.jsonl" in err and "Traceback" not in err
 
 
+def test_train_on_zstd_compressed_text_and_jsonl(tmp_path, capsys):
+    zstandard = pytest.importorskip("zstandard")
+    root = tmp_path / "data"
+    (root / "code" / "java").mkdir(parents=True)
+    (root / "english" / "man").mkdir(parents=True)
+    java = ";\n".join(lines(JAVA, 200, 10, 1))
+    (root / "code" / "java" / "All.java.zst").write_bytes(zstandard.ZstdCompressor().compress(java.encode()))
+    man = "".join(json.dumps({"text": t}) + "\n" for t in lines(MAN, 100, 40, 2))
+    with open(root / "english" / "man" / "pages.jsonl.zst", "wb") as fh, zstandard.ZstdCompressor().stream_writer(fh) as w:
+        w.write(man.encode())  # a streaming frame: no content size in the header
+    out = tmp_path / "tok"
+    code = run(["train", root, "--vocab-size", "360", "--backend", "toksmith", "--out", out, "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    sources = tomllib.loads((out / "config.toml").read_text())["corpus"]["sources"]
+    assert {(s["domain"], s["subset"]) for s in sources} == {("code", "java"), ("english", "man")}
+    tok = load_trained(out)
+    assert [len(tok.encode(w)) for w in (" public", " static", " directory", " manual")] == [1, 1, 1, 1]
+    (root / "english" / "man" / "pages.jsonl.zst").write_bytes(b"\x28\xb5\x2f\xfd truncated")
+    code = run(["train", root, "--vocab-size", "300", "--backend", "toksmith", "--out", tmp_path / "t2", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "pages.jsonl.zst" in err and "Traceback" not in err, err
+
+
 def test_train_on_a_glob_and_a_missing_path(mixed_dir, tmp_path, capsys):
     out = tmp_path / "tok"
     code = run(["train", f"{mixed_dir}/**/*.java", "--domain", "code", "--vocab-size", "300", "--backend",

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from toksmith.errors import ToksmithError
-from toksmith.tokenizer import load_tokenizer
+from toksmith.references import load_tokenizer
 from toksmith.transfer import fvt
 from toksmith.transfer.fvt import token_map
 from toksmith.transfer.methods import (

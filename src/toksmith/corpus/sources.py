@@ -6,8 +6,8 @@ name) and its *subset* (the programming or natural language). :func:`iter_docume
 one at a time, in a fixed order (sorted paths), so memory does not grow with the corpus:
 
 * plain text (one file = one document), JSONL (one line = one document, field ``text_field``), Parquet (streamed
-  row group by row group with pyarrow) and ``datasets.load_from_disk`` directories; any file may be gzipped
-  (``.gz``);
+  row group by row group with pyarrow) and ``datasets.load_from_disk`` directories; any file may be compressed
+  (``.gz``, ``.zst``);
 * binary files (a NUL byte in the first 8 KB) and files that are not UTF-8 are skipped and counted in
   :class:`CorpusStats` (and logged), never silently dropped;
 * documents longer than :data:`MAX_DOC_CHARS` are split into chunks at line boundaries.
@@ -64,7 +64,7 @@ class SourceConfig:
     path: Path
     domain: str
     subset: str
-    format: str = "auto"  # auto: from the suffix (.jsonl/.ndjson, .parquet, else text; .gz stripped first)
+    format: str = "auto"  # auto: from the suffix (.jsonl/.ndjson, .parquet, else text; .gz/.zst stripped first)
     include: tuple[str, ...] = ()  # globs a file must match (any); empty = every file
     exclude: tuple[str, ...] = ()  # globs that drop a file (or a whole directory with "dir/**")
     text_field: str = "text"  # the column/key holding the text (JSONL, Parquet, datasets)
@@ -188,8 +188,8 @@ def detect_format(path: Path, declared: str = "auto") -> str:
     if _is_datasets_dir(path):
         return "datasets"
     name = path.name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
+    for ext in COMPRESSED:
+        name = name.removesuffix(ext)
     if name.endswith((".jsonl", ".ndjson")):
         return "jsonl"
     if name.endswith(".parquet"):
@@ -197,7 +197,11 @@ def detect_format(path: Path, declared: str = "auto") -> str:
     return "text"
 
 
+COMPRESSED = (".gz", ".zst")  # read transparently, by suffix
+
+
 def open_binary(path: Path) -> io.BufferedIOBase:
+    """The bytes of ``path``, decompressed when it ends in ``.gz`` (gzip) or ``.zst`` (Zstandard, through pyarrow)."""
     try:
         fh = open(path, "rb")
     except OSError as e:
@@ -206,6 +210,10 @@ def open_binary(path: Path) -> io.BufferedIOBase:
         ) from None
     if path.name.lower().endswith(".gz"):
         return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+    if path.name.lower().endswith(".zst"):
+        import pyarrow as pa
+
+        return io.BufferedReader(pa.CompressedInputStream(pa.PythonFile(fh, mode="r"), "zstd"))  # type: ignore[arg-type]
     return fh  # type: ignore[return-value]
 
 
