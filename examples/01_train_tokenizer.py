@@ -9,7 +9,7 @@ from pathlib import Path
 
 from toksmith.bpe import TrainConfig, train_tokenizer
 from toksmith.corpus import default_corpus_config
-from toksmith.tokenizer import load_tokenizer
+from toksmith.references import load_tokenizer
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp()) / "tok"
 cfg = TrainConfig(vocab_size=1000, preset="gpt4", backend="toksmith", corpus=default_corpus_config(total_chars=300_000))

@@ -203,6 +203,14 @@ def test_errors_name_the_flag_not_the_config_field(tmp_path, capsys):
     assert "--max-docs" in err and "CompareConfig" not in err
     assert run(["train", "--vocab-size", "3x2k"]) == 2
     assert "--vocab-size" in capsys.readouterr().err
+    # flags whose names differ from their config fields, and a limits dataclass
+    for argv, flag, field in [(["transfer", "smollm2", tmp_path, "--out", tmp_path / "m", "--pad-to", "0"], "--pad-to", "pad_to_multiple_of"),
+                              (["finetune", "smollm2", "--out", tmp_path / "r", "--steps", "0"], "--steps", "FinetuneConfig"),
+                              (["evaluate", "--samples", tmp_path / "s.jsonl", "--timeout", "0"], "--timeout", "timeout_s"),
+                              (["cost", "--bytes-per-token", "-1"], "--bytes-per-token", "baseline_bytes_per_token")]:
+        assert run(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert flag in err and field not in err and "Traceback" not in err, err
 
 
 def test_wide_tables_switch_to_a_compact_layout_at_80_columns(tmp_path, capsys, monkeypatch):

@@ -103,16 +103,21 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str | None = None) -> T
     return cls(**kwargs)
 
 
-def load_config(cls: type[T], path: str | Path, section: str | None = None) -> T:
-    """Read a TOML or JSON file (optionally one table of it) into dataclass ``cls``."""
+def read_config_file(path: str | Path, missing: str | None = None) -> dict:
+    """The table of a TOML file (JSON when it ends in ``.json``); one clear error when missing or malformed."""
     path = Path(path)
     if not path.is_file():
-        raise ToksmithError(f"config file {path} does not exist")
+        raise ToksmithError(missing or f"config file {path} does not exist")
     text = path.read_text(encoding="utf-8")
     try:
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        return json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
         raise ToksmithError(f"config file {path} does not parse: {e}") from None
+
+
+def load_config(cls: type[T], path: str | Path, section: str | None = None) -> T:
+    """Read a TOML or JSON file (optionally one table of it) into dataclass ``cls``."""
+    data = read_config_file(path)
     if section is not None:
         if section not in data:
             raise ToksmithError(f"config file {path} has no [{section}] table")

@@ -47,9 +47,9 @@ def test_solution_bpb_resumes_per_problem(tmp_path, monkeypatch):
     import toksmith.models as models
 
     monkeypatch.setattr(models, "load_causal_lm", lambda spec, dtype=None: (tiny_llama(1000), tmp_path))
-    import toksmith.tokenizer as tokenizer
+    import toksmith.references as references
 
-    monkeypatch.setattr(tokenizer, "load_tokenizer", lambda p: load_reference("gpt2"))
+    monkeypatch.setattr(references, "load_tokenizer", lambda p: load_reference("gpt2"))
     r = likelihood.solution_bpb("m", probs, out)
     assert scored == [probs[1].prompt]  # the first was done before; the cut line was redone
     assert math.isclose(r["bpb"], 30.0 / math.log(2) / 60)

@@ -89,9 +89,11 @@ def test_extended_transfer_and_finetune_keep_chat_template_and_generation_config
 
 
 def _finetune(model, run, data_dir, *extra):
-    main(["finetune", str(model), "--out", str(run), "--train-data", str(data_dir), "--eval-data",
-          str(data_dir / "0.py"), "--steps", "4", "--seq-len", "16", "--batch-size", "1", "--warmup-steps", "1",
-          "--eval-max-bytes", "300", "--eval-every", "0", "--threads", "1", *extra])
+    """``toksmith finetune`` with small options; ``extra`` flag/value pairs replace the defaults (a flag is given once)."""
+    opts = {"--train-data": str(data_dir), "--eval-data": str(data_dir / "0.py"), "--steps": "4", "--seq-len": "16",
+            "--batch-size": "1", "--warmup-steps": "1", "--eval-max-bytes": "300", "--eval-every": "0", "--threads": "1"}
+    opts.update(zip(extra[::2], extra[1::2]))
+    main(["finetune", str(model), "--out", str(run), *(x for kv in opts.items() for x in kv)])
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +112,7 @@ def test_finetune_resume_with_changed_options_is_refused(tmp_path, transferred, 
     metrics = (run / "metrics.jsonl").read_text()
     capsys.readouterr()
     with pytest.raises(SystemExit) as e:
-        _finetune(transferred, run, data_dir, "--lr", "0.01", "--seq-len", "16")
+        _finetune(transferred, run, data_dir, "--lr", "0.01")
     assert e.value.code == 2
     err = " ".join(capsys.readouterr().err.split())  # one message (the console may wrap it at its width)
     assert "Traceback" not in err and err.count("error:") == 1, err

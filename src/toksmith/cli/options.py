@@ -109,9 +109,10 @@ def tokenizer_name(spec: str) -> str:
     return ALIASES.get(spec, spec)
 
 
-_FIELD_RE = re.compile(r"\b[A-Z][A-Za-z]+Config\.([a-z_]+)\b")
+_FIELD_RE = re.compile(r"\b[A-Z][A-Za-z]+(?:Config|Limits)\.([a-z_]+)\b")
 _FIELD_FLAGS = {"total_chars": "chars", "max_docs_per_subset": "max_docs", "num_threads": "threads",
-                "out_dir": "out"}  # config fields whose flag has another name
+                "out_dir": "out", "pad_to_multiple_of": "pad_to", "baseline_bytes_per_token": "bytes_per_token",
+                "n_samples": "n", "timeout_s": "timeout", "minutes": "align_minutes"}  # config fields whose flag has another name
 
 
 def command_flags(args: list[str]) -> dict[str, str]:

@@ -60,7 +60,7 @@ def solution_bpb(model_dir, problems, out_path: str | Path, threads: int = 0, pr
     import torch
 
     from ..models import load_causal_lm
-    from ..tokenizer import load_tokenizer
+    from ..references import load_tokenizer
 
     out_path = Path(out_path)
     done = {}

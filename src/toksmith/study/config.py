@@ -11,19 +11,12 @@ plan runs on). :func:`load_study` rejects a bad file before any work with one li
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-from ..config import from_dict, to_dict
+from ..config import from_dict, read_config_file, to_dict
 from ..errors import ToksmithError
 
 DOMAINS = ("code", "english", "multilingual")
@@ -286,14 +279,7 @@ def _from_data(data: dict, where: str) -> StudyConfig:
 
 def load_study(path: str | os.PathLike) -> StudyConfig:
     """Read and validate a study TOML/JSON file; errors name the file and the key path."""
-    path = Path(path)
-    if not path.is_file():
-        raise ToksmithError(f"{path}: no such study config; try configs/quickstart.toml")
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ToksmithError(f"{path}: does not parse: {e}") from None
+    data = read_config_file(path, missing=f"{path}: no such study config; try configs/quickstart.toml")
     return _from_data(data, str(path))
 
 

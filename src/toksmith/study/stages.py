@@ -199,7 +199,7 @@ def speed_stage(ctx: StageContext) -> dict:
     import torch
 
     from ..models import load_causal_lm
-    from ..tokenizer import load_tokenizer
+    from ..references import load_tokenizer
     from ..transfer.data import heldout_texts
 
     s = ctx.cfg.speed

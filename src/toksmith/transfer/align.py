@@ -117,7 +117,7 @@ def align(cfg: AlignConfig, eval_texts: Sequence[str] | None = None, train_texts
     from transformers import AutoModelForCausalLM
 
     from ..artifacts import atomic_write_json
-    from ..tokenizer import load_tokenizer
+    from ..references import load_tokenizer
     from .bpb import evaluate_bpb
     from .data import training_texts
 

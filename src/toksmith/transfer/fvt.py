@@ -31,15 +31,6 @@ log = logging.getLogger(__name__)
 
 ROW_METHODS = ("fvt", "mean", "random")  # what init_rows builds; every method: toksmith.transfer.methods.METHODS
 
-
-def __getattr__(name: str):
-    """``fvt.METHODS``: the names of the full registry :data:`toksmith.transfer.methods.METHODS` (imported lazily)."""
-    if name == "METHODS":
-        from .methods import METHODS
-
-        return tuple(METHODS)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 # Spellings of special tokens by role, across common tokenizers (Llama 3, Llama 2, GPT-2, StarCoder, CodeLlama,
 # DeepSeek-Coder, Qwen2). The toksmith defaults come first.
 ROLE_NAMES: dict[str, tuple[str, ...]] = {
