@@ -16,12 +16,15 @@ import time
 from collections.abc import Callable, Iterator
 
 Advance = Callable[..., None]
+MILLIONS = ("chars", "bytes", "tokens")  # units counted in millions; any other unit (steps, samples) one by one
 
 
 @contextlib.contextmanager
 def progress_bar(enabled: bool | None, description: str, total: float | None = None, unit: str = "chars",
                  transient: bool = True) -> Iterator[Advance]:
     """A bar (or a spinner when ``total`` is None) showing the amount done, ``unit``/s and the elapsed time.
+
+    Units in :data:`MILLIONS` are shown in millions; others (``steps``, ``samples``) as ``done/total``.
 
     ``advance(n)`` adds ``n`` units; ``advance(n, "text")`` also replaces the description. Redraws are
     throttled by rich, so calling it once per document is fine.
@@ -36,9 +39,13 @@ def progress_bar(enabled: bool | None, description: str, total: float | None = N
 
     start = time.perf_counter()
 
+    scale, prefix = (1e6, "M ") if unit in MILLIONS else (1.0, "")
+
     def rate(done: float) -> str:
         elapsed = max(time.perf_counter() - start, 1e-9)
-        return f"{done / 1e6:,.1f} M {unit}  {done / elapsed / 1e6:,.1f} M {unit}/s"
+        if total is not None and not prefix:
+            return f"{done:,.0f}/{total:,.0f} {unit}  {done / elapsed:,.2f} {unit}/s"
+        return f"{done / scale:,.1f} {prefix}{unit}  {done / elapsed / scale:,.1f} {prefix}{unit}/s"
 
     columns = [SpinnerColumn() if total is None else BarColumn(), TextColumn("{task.description}"),
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn()]

@@ -137,10 +137,9 @@ def execute(problems: list[Problem], completions: dict[str, list[str]], cfg: Eva
         return rows
     log.info("executing %d samples (%d already done) with %d workers", len(todo), len(rows), cfg.workers)
     programs = (by_id[tid].job(completions[tid][i]) for tid, i, _ in todo)
-    from rich.progress import Progress
+    from ..progress import progress_bar
 
-    with open(path, "a", encoding="utf-8") as f, Progress(transient=True) as bar:
-        task = bar.add_task("executing", total=len(todo))
+    with open(path, "a", encoding="utf-8") as f, progress_bar(None, "executing", total=len(todo), unit="samples") as advance:
         for j, res in run_programs(programs, cfg.limits, cfg.workers):
             tid, i, sha = todo[j]
             row = {"task_id": tid, "sample_idx": i, "sha": sha, "passed": res.passed, "status": res.status,
@@ -148,7 +147,7 @@ def execute(problems: list[Problem], completions: dict[str, list[str]], cfg: Eva
                    "isolation": res.isolation, "stderr_tail": res.stderr[-300:]}
             _append(f, row)
             rows.append(row)
-            bar.advance(task)
+            advance(1)
     return rows
 
 

@@ -345,14 +345,6 @@ def _evaluate(run: _Run, eval_set: list[str], at: int) -> None:
         _append_metrics(run.metrics_path, {"step": at, "eval_bpb": r["bpb"], "tokens_per_byte": r["tokens_per_byte"]})
 
 
-def _progress(accelerator, total: int, done: int):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    progress = Progress(TextColumn("finetune {task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeRemainingColumn(), disable=not accelerator.is_main_process)
-    return progress, progress.add_task("", total=total, completed=done)
-
-
 def _train_loop(run: _Run, stream, eval_set: list[str], step: int, blocks_done: int) -> tuple[int, float]:
     """Step 4: optimizer steps until ``max_steps`` (or ``steps``), each logged; evaluation every ``eval_every``
     steps and at the end; a checkpoint every ``ckpt_every`` steps and when stopped early. Returns the last step and
@@ -364,8 +356,10 @@ def _train_loop(run: _Run, stream, eval_set: list[str], step: int, blocks_done: 
     unwrapped = acc.unwrap_model(run.model)
     stop = cfg.max_steps or cfg.steps
     last_loss = float("nan")
-    progress, task = _progress(acc, cfg.steps, step)
-    with progress:
+    from ..progress import progress_bar
+
+    with progress_bar(None if acc.is_main_process else False, "finetune", total=cfg.steps, unit="steps") as advance:
+        advance(step)  # a resumed run starts where it stopped
         run.model.train()
         while step < stop:
             _set_body_trainable(unwrapped, step >= cfg.freeze_body_steps)
@@ -381,7 +375,7 @@ def _train_loop(run: _Run, stream, eval_set: list[str], step: int, blocks_done: 
             blocks_done += per_step
             if acc.is_main_process:
                 _append_metrics(run.metrics_path, {"step": step, "loss": last_loss, "lr": lr, "blocks": blocks_done})
-            progress.update(task, completed=step, description=f"loss {last_loss:.3f}")
+            advance(1, f"finetune loss {last_loss:.3f}")
             if (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.steps:
                 _evaluate(run, eval_set, step)
             if (cfg.ckpt_every and step % cfg.ckpt_every == 0) or step == stop < cfg.steps:

@@ -39,6 +39,7 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 from ...errors import ToksmithError
+from ...progress import progress_bar
 from ...pretokenize import PRESETS
 from .. import counts as _counts
 from ..counts import Counts
@@ -198,28 +199,6 @@ def _batches(texts: Iterable[str], batch_chars: int) -> Iterator[tuple[list[str]
         yield batch, size
 
 
-def _progress(enabled: bool | None, what: str):
-    """A rich progress bar showing characters counted and characters/s, or a do-nothing stand-in."""
-    import contextlib
-    import sys
-
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return contextlib.nullcontext(None)
-    from rich.console import Console
-    from rich.progress import Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
-    from rich.text import Text
-
-    class CharsPerSecond(ProgressColumn):
-        def render(self, task):
-            speed = task.finished_speed or task.speed
-            return Text(f"{task.completed / 1e6:,.1f} M chars  {(speed or 0) / 1e6:,.1f} M chars/s")
-
-    return Progress(SpinnerColumn(), TextColumn(what), CharsPerSecond(), TimeElapsedColumn(), transient=False,
-                    console=Console(stderr=True))
-
-
 def count_pretokens(
     texts: Iterable[str],
     pattern: str | None,
@@ -252,15 +231,13 @@ def count_pretokens(
         check_pattern(pattern)
         return _count_custom(texts, pattern, n, max_unique, progress, batch_chars)
     counter = core.Counter(None if kind == IDENTITY else _tables(), kind, n, max_unique or 0)
-    with _progress(progress, "counting pre-tokens") as bar:
-        task = bar.add_task("count", total=None) if bar else None
+    with progress_bar(progress, "counting pre-tokens", transient=False) as advance:
         for i, (batch, size) in enumerate(_batches(texts, batch_chars)):
             try:
                 counter.feed(batch)
             except (ValueError, TypeError) as e:
                 raise ToksmithError(f"count_pretokens: batch {i}: {e}") from None
-            if bar:
-                bar.advance(task, size)
+            advance(size)
     blob, lengths, counts, pruned_n, pruned_c = counter.finish()
     return Counts(pattern, blob, lengths, counts, int(pruned_n), int(pruned_c))
 
@@ -280,13 +257,11 @@ def _count_custom_chunk(pattern: str, texts: list[str]) -> tuple[bytes, object, 
 def _count_custom(texts, pattern, n, max_unique, progress, batch_chars) -> Counts:
     core = _require()
     total = None  # made after the worker processes are forked, so they do not inherit its threads
-    with _progress(progress, "counting pre-tokens (custom regex)") as bar:
-        task = bar.add_task("count", total=None) if bar else None
+    with progress_bar(progress, "counting pre-tokens (custom regex)", transient=False) as advance:
 
         def add(arrays, size):
             total.add_counts(*arrays)
-            if bar:
-                bar.advance(task, size)
+            advance(size)
 
         if n == 1:
             total = core.Counter(None, IDENTITY, 1, max_unique or 0)
