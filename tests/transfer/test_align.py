@@ -45,6 +45,12 @@ def test_align_trains_only_rows_and_resumes_after_kill(tmp_path, old_tied_model_
     after = _weights(a)
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed and all("embed_tokens" in k or "lm_head" in k for k in changed)  # body frozen
+    import json
+
+    from toksmith.artifacts import sha256_file
+
+    manifest = json.loads((a / "transfer.json").read_text())  # the manifest names the aligned weights, not the old ones
+    assert manifest["weights_sha256"] == {"model.safetensors": sha256_file(a / "model.safetensors")}
 
     b = _model(tmp_path, "b", old_tied_model_dir, new_tok_dir)
     script = textwrap.dedent(f"""

@@ -1,6 +1,6 @@
 """Cheap alignment after a tokenizer switch: train only the vocabulary rows, body frozen, towards the original model.
 
-:func:`align` (``toksmith align`` / ``toksmith transfer --align-minutes N``) loads a transferred model directory
+:func:`align` (``toksmith transfer --align-minutes N``) loads a transferred model directory
 (``transfer.json`` names the original model) and trains its input embedding and output head only (every
 transformer block frozen; in an extension, rows below ``identity_prefix`` stay fixed too) on training-split code,
 never the held-out documents. The loss per block of text is
@@ -16,7 +16,8 @@ trains the head rows. Adam, constant learning rate, ``seq_len``-token blocks one
 Resumable: every ``ckpt_every`` steps the trainable rows, the optimizer, the step and the number of consumed
 blocks go atomically to ``out/align_state.pt``; a rerun continues from there (the data stream is deterministic),
 and refuses to resume with different settings. ``align.jsonl`` logs loss and, every ``eval_every`` steps,
-bits/byte on the held-out texts given. At the end the model directory is rewritten in place (atomic per file).
+bits/byte on the held-out texts given. At the end the model directory's weights are rewritten in place (atomic per file) and
+``transfer.json``'s ``weights_sha256`` updated.
 
 Limits: one process, CPU or one GPU; the teacher costs one extra forward per step (no backward).
 """
@@ -66,7 +67,9 @@ class AlignConfig:
 def boundaries(tok, text: str) -> tuple[list[int], list[int]]:
     """``(ids, ends)``: the token ids of ``text`` and the byte offset where each token ends.
 
-    >>> # tokens b"de", b"f x" -> ends [2, 5]
+    >>> from toksmith.references import load_tokenizer
+    >>> boundaries(load_tokenizer("gpt2"), "def f(x)")  # def| f|(|x|)
+    ([4299, 277, 7, 87, 8], [3, 5, 6, 7, 8])
     """
     ids = list(tok.encode(text))
     ends, pos = [], 0
@@ -111,122 +114,152 @@ def _blocks(old_tok, new_tok, texts, seq_len: int):
             yield new_ids, old_ids, a, b
 
 
-def align(cfg: AlignConfig, eval_texts: Sequence[str] | None = None, train_texts: Sequence[str] | None = None) -> dict:
-    """Run (or resume) the alignment; returns ``{"step", "done", "bpb_start", "bpb_end"}``."""
-    import torch
-    from transformers import AutoModelForCausalLM
+class _Aligner:
+    """The state of one alignment run: the student model and its trainable rows, the teacher, the optimizer."""
 
-    from ..artifacts import atomic_write_json
-    from ..references import load_tokenizer
-    from .bpb import evaluate_bpb
-    from .data import training_texts
+    def __init__(self, cfg: AlignConfig):
+        import torch
+        from transformers import AutoModelForCausalLM
 
-    d = Path(cfg.model_dir)
-    manifest_path = d / "transfer.json"
-    if not manifest_path.is_file():
-        raise ToksmithError(f"{d} is not a toksmith transfer output (no transfer.json); run `toksmith transfer` first")
-    manifest = json.loads(manifest_path.read_text())
-    old_dir = Path(manifest["old_model"])
-    if not old_dir.is_dir():
-        raise ToksmithError(f"the original model {old_dir} named in {manifest_path} is gone; alignment needs it as teacher")
-    torch.manual_seed(cfg.seed)
-    model = AutoModelForCausalLM.from_pretrained(d, dtype=torch.float32)
-    teacher = AutoModelForCausalLM.from_pretrained(old_dir, dtype=torch.float32).eval()
-    new_tok, old_tok = load_tokenizer(d), load_tokenizer(old_dir)
-    prefix = int(manifest.get("identity_prefix", 0))
-    for p in model.parameters():
-        p.requires_grad_(False)
-    emb, head = model.get_input_embeddings(), model.get_output_embeddings()
-    params = [emb.weight] + ([head.weight] if head.weight is not emb.weight else [])
-    for p in params:
-        p.requires_grad_(True)
-    opt = torch.optim.Adam(params, lr=cfg.lr)
-    state_path, log_path = d / STATE, d / LOG
-    step, consumed = 0, 0
-    if state_path.is_file():
-        st = torch.load(state_path, weights_only=False)
-        if st["config"] != cfg.identity():
-            diff = {k: (st["config"].get(k), v) for k, v in cfg.identity().items() if st["config"].get(k) != v}
-            raise ToksmithError(f"{state_path} was written with other settings {diff} (saved, now); "
+        from ..references import load_tokenizer
+
+        self.cfg, self.dir = cfg, Path(cfg.model_dir)
+        manifest_path = self.dir / "transfer.json"
+        if not manifest_path.is_file():
+            raise ToksmithError(f"{self.dir} is not a toksmith transfer output (no transfer.json); run `toksmith transfer` first")
+        self.manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        old_dir = Path(self.manifest["old_model"])
+        if not old_dir.is_dir():
+            raise ToksmithError(f"the original model {old_dir} named in {manifest_path} is gone; alignment needs it as teacher")
+        torch.manual_seed(cfg.seed)
+        self.model = AutoModelForCausalLM.from_pretrained(self.dir, dtype=torch.float32)
+        self.teacher = AutoModelForCausalLM.from_pretrained(old_dir, dtype=torch.float32).eval()
+        self.new_tok, self.old_tok = load_tokenizer(self.dir), load_tokenizer(old_dir)
+        self.prefix = int(self.manifest.get("identity_prefix", 0))  # an extension's old rows stay fixed
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        emb, self.head = self.model.get_input_embeddings(), self.model.get_output_embeddings()
+        self.params = [emb.weight] + ([self.head.weight] if self.head.weight is not emb.weight else [])
+        for p in self.params:
+            p.requires_grad_(True)
+        self.opt = torch.optim.Adam(self.params, lr=cfg.lr)
+        self.state_path, self.log_path = self.dir / STATE, self.dir / LOG
+        self.step, self.consumed = 0, 0
+
+    def resume(self) -> None:
+        """Load ``align_state.pt`` when there is one; refuse one written with other settings."""
+        import torch
+
+        if not self.state_path.is_file():
+            return
+        st = torch.load(self.state_path, weights_only=False)
+        if st["config"] != self.cfg.identity():
+            diff = {k: (st["config"].get(k), v) for k, v in self.cfg.identity().items() if st["config"].get(k) != v}
+            raise ToksmithError(f"{self.state_path} was written with other settings {diff} (saved, now); "
                                 "rerun with the same settings or delete it to start over")
         with torch.no_grad():
-            for p, saved in zip(params, st["rows"]):
+            for p, saved in zip(self.params, st["rows"]):
                 p.copy_(saved)
-        opt.load_state_dict(st["opt"])
-        step, consumed = st["step"], st["consumed"]
-        log.info("align: resuming %s at step %d", d, step)
+        self.opt.load_state_dict(st["opt"])
+        self.step, self.consumed = st["step"], st["consumed"]
+        log.info("align: resuming %s at step %d", self.dir, self.step)
 
-    def record(rec: dict) -> None:
-        with open(log_path, "a", encoding="utf-8") as f:
+    def save_state(self) -> None:
+        import torch
+
+        tmp = self.state_path.with_suffix(".tmp")
+        torch.save({"config": self.cfg.identity(), "rows": [p.detach().clone() for p in self.params],
+                    "opt": self.opt.state_dict(), "step": self.step, "consumed": self.consumed}, tmp)
+        tmp.replace(self.state_path)
+
+    def record(self, rec: dict) -> None:
+        with open(self.log_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(rec) + "\n")
 
-    def save_state() -> None:
-        tmp = state_path.with_suffix(".tmp")
-        torch.save({"config": cfg.identity(), "rows": [p.detach().clone() for p in params], "opt": opt.state_dict(),
-                    "step": step, "consumed": consumed}, tmp)
-        tmp.replace(state_path)
+    def bpb(self, eval_texts: Sequence[str] | None) -> float | None:
+        from .bpb import evaluate_bpb
 
-    def bpb() -> float | None:
-        if not eval_texts:
-            return None
-        return evaluate_bpb(model, new_tok, list(eval_texts), seq_len=512)["bpb"]
+        return evaluate_bpb(self.model, self.new_tok, list(eval_texts), seq_len=512)["bpb"] if eval_texts else None
 
-    out = {"bpb_start": None, "bpb_end": None}
-    if step == 0:
-        out["bpb_start"] = bpb()
-        record({"step": 0, "eval_bpb": out["bpb_start"]})
-    texts = train_texts if train_texts is not None else training_texts("default", cfg.train_chars)
-    stream = _blocks(old_tok, new_tok, texts, cfg.seq_len)
-    for _ in range(consumed):  # skip what the interrupted run already trained on
-        next(stream, None)
-    t0 = time.time()
-    model.train()
-    while step < cfg.steps and time.time() - t0 < cfg.minutes * 60:
-        item = next(stream, None)
-        if item is None:
-            break
-        new_ids, old_ids, a, b = item
-        consumed += 1
+    def train_step(self, new_ids: list[int], old_ids: list[int], a: list[int], b: list[int]) -> float:
+        """One block: CE on the new ids + the hidden-state distance to the teacher at shared boundaries."""
+        import torch
+
         captured: list = []
-        hooks = [head.register_forward_hook(lambda m, inp, o: captured.append(inp[0])),
-                 teacher.get_output_embeddings().register_forward_hook(lambda m, inp, o: captured.append(inp[0]))]
+        hooks = [self.head.register_forward_hook(lambda m, inp, o: captured.append(inp[0])),
+                 self.teacher.get_output_embeddings().register_forward_hook(lambda m, inp, o: captured.append(inp[0]))]
         try:
             x = torch.tensor([new_ids])
-            logits = model(input_ids=x).logits[0, :-1, : new_tok.vocab_size]
+            logits = self.model(input_ids=x).logits[0, :-1, : self.new_tok.vocab_size]
             with torch.no_grad():
-                teacher(input_ids=torch.tensor([old_ids]))
+                self.teacher(input_ids=torch.tensor([old_ids]))
             h_new, h_old = captured[0][0], captured[1][0].detach()
         finally:
             for h in hooks:
                 h.remove()
         loss = torch.nn.functional.cross_entropy(logits.float(), x[0, 1:])
-        if a and cfg.hidden_weight > 0:
+        if a and self.cfg.hidden_weight > 0:
             ho, hn = h_old[a], h_new[b]
-            loss = loss + cfg.hidden_weight * ((hn - ho).pow(2).sum(-1) / ho.pow(2).sum(-1).clamp_min(1e-6)).mean()
+            loss = loss + self.cfg.hidden_weight * ((hn - ho).pow(2).sum(-1) / ho.pow(2).sum(-1).clamp_min(1e-6)).mean()
         loss.backward()
-        if prefix:
-            for p in params:
-                p.grad[:prefix] = 0
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        step += 1
-        rec = {"step": step, "loss": round(float(loss.detach()), 4)}
-        if cfg.eval_every and step % cfg.eval_every == 0:
-            model.eval()
-            rec["eval_bpb"] = bpb()
-            model.train()
-            log.info("align step %d: %.4f bits/byte", step, rec["eval_bpb"])
-        record(rec)
-        if step % cfg.ckpt_every == 0:
-            save_state()
-    model.eval()
-    save_state()
-    done = step >= cfg.steps
-    out["bpb_end"] = bpb()
-    record({"step": step, "eval_bpb": out["bpb_end"], "final": True})
-    for p in model.parameters():
-        p.requires_grad_(False)
-    model.save_pretrained(d)  # safetensors + config, each file replaced
-    atomic_write_json(d / "align.json", {"config": cfg.identity(), "step": step, "done": done, **out})
-    log.info("align: step %d%s, bits/byte %s -> %s", step, " (done)" if done else "", out["bpb_start"], out["bpb_end"])
-    return {"step": step, "done": done, **out}
+        if self.prefix:
+            for p in self.params:
+                p.grad[: self.prefix] = 0
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)
+        self.step += 1
+        return float(loss.detach())
+
+    def save_model(self) -> dict[str, str]:
+        """Rewrite the model directory's weights and its manifest's ``weights_sha256`` (each file atomically)."""
+        from ..artifacts import atomic_write_json
+        from ..models import save_model
+
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        weights = save_model(self.model, self.dir)
+        atomic_write_json(self.dir / "transfer.json", {**self.manifest, "weights_sha256": weights})
+        return weights
+
+
+def align(cfg: AlignConfig, eval_texts: Sequence[str] | None = None, train_texts: Sequence[str] | None = None) -> dict:
+    """Run (or resume) the alignment; returns ``{"step", "done", "bpb_start", "bpb_end"}``."""
+    from ..artifacts import atomic_write_json
+    from .data import training_texts
+
+    run = _Aligner(cfg)
+    run.resume()
+    out = {"bpb_start": None, "bpb_end": None}
+    if run.step == 0:
+        out["bpb_start"] = run.bpb(eval_texts)
+        run.record({"step": 0, "eval_bpb": out["bpb_start"]})
+    texts = train_texts if train_texts is not None else training_texts("default", cfg.train_chars)
+    stream = _blocks(run.old_tok, run.new_tok, texts, cfg.seq_len)
+    for _ in range(run.consumed):  # skip what the interrupted run already trained on
+        next(stream, None)
+    t0 = time.time()
+    run.model.train()
+    while run.step < cfg.steps and time.time() - t0 < cfg.minutes * 60:
+        item = next(stream, None)
+        if item is None:
+            break
+        run.consumed += 1
+        loss = run.train_step(*item)
+        rec = {"step": run.step, "loss": round(loss, 4)}
+        if cfg.eval_every and run.step % cfg.eval_every == 0:
+            run.model.eval()
+            rec["eval_bpb"] = run.bpb(eval_texts)
+            run.model.train()
+            log.info("align step %d: %.4f bits/byte", run.step, rec["eval_bpb"])
+        run.record(rec)
+        if run.step % cfg.ckpt_every == 0:
+            run.save_state()
+    run.model.eval()
+    run.save_state()
+    done = run.step >= cfg.steps
+    out["bpb_end"] = run.bpb(eval_texts)
+    run.record({"step": run.step, "eval_bpb": out["bpb_end"], "final": True})
+    run.save_model()
+    atomic_write_json(run.dir / "align.json", {"config": cfg.identity(), "step": run.step, "done": done, **out})
+    log.info("align: step %d%s, bits/byte %s -> %s", run.step, " (done)" if done else "", out["bpb_start"], out["bpb_end"])
+    return {"step": run.step, "done": done, **out}
