@@ -117,9 +117,13 @@ def save_model(model, directory: Path, **kwargs) -> dict[str, str]:
     """``model.save_pretrained(directory)`` with every written file given the mode of any other artifact file
     (``0o666 & ~umask``; safetensors writes its files ``0600``). Returns weight file name -> sha256."""
     directory = Path(directory)
-    before = {p.name for p in directory.iterdir()} if directory.is_dir() else set()
+    def stamps() -> dict[str, tuple[int, int, int]]:
+        return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.stat().st_size)
+                for p in directory.iterdir() if p.is_file()} if directory.is_dir() else {}
+
+    before = stamps()
     model.save_pretrained(directory, **kwargs)
-    written = [p for p in sorted(directory.iterdir()) if p.is_file() and p.name not in before]
+    written = [directory / n for n, st in sorted(stamps().items()) if before.get(n) != st]  # new or rewritten
     set_artifact_mode(written)
     return {p.name: sha256_file(p) for p in written if p.name.endswith(WEIGHT_SUFFIXES)}
 
