@@ -61,6 +61,7 @@ class InitContext:
     noise: float = 0.01
     seed: int = 0
     stats_fn: Callable[[], ModelStats] | None = None
+    counts_fn: Callable[[], object] | None = None  # old-token counts alone (no model run): what ``freq`` needs
     new_texts_fn: Callable[[], list[list[int]]] | None = None  # calibration text in the NEW tokenization
     _stats: ModelStats | None = None
 
@@ -70,6 +71,12 @@ class InitContext:
                 raise ToksmithError(f"initialisation method {method!r} needs the old model and calibration text")
             self._stats = self.stats_fn()
         return self._stats
+
+    def counts(self, method: str):
+        """``ModelStats.counts`` without running the model when only the counts are needed."""
+        if self._stats is None and self.counts_fn is not None:
+            return self.counts_fn()
+        return self.stats(method).counts
 
     def require_head(self, method: str):
         if self.E_out is None:
@@ -83,11 +90,8 @@ class InitContext:
 InitMethod = Callable[[InitContext], Rows]
 
 
-def model_stats(model, old_tok, texts: Sequence[str], max_tokens: int = 4096, seq_len: int = 512,
-                max_positions: int = 8192, seed: int = 0) -> ModelStats:
-    """Run ``model`` over ``texts`` (old tokenization, ``[BOS] + ids`` windows of ``seq_len``); see :class:`ModelStats`."""
-    import torch
-
+def calibration_ids(model, old_tok, texts: Sequence[str], max_tokens: int = 4096) -> list[int]:
+    """The first ``max_tokens`` ids of ``[BOS] + old_tok.encode(t)`` over ``texts``: what the statistics see."""
     cfg = model.config
     bos = cfg.bos_token_id if cfg.bos_token_id is not None else cfg.eos_token_id
     ids: list[int] = []
@@ -95,9 +99,24 @@ def model_stats(model, old_tok, texts: Sequence[str], max_tokens: int = 4096, se
         ids += [int(bos)] + list(old_tok.encode(t))
         if len(ids) >= max_tokens:
             break
-    ids = ids[:max_tokens]
-    V = model.get_input_embeddings().weight.shape[0]
-    counts = torch.bincount(torch.tensor(ids), minlength=V).float()
+    return ids[:max_tokens]
+
+
+def token_counts(model, ids: Sequence[int]):
+    """``counts[v]``: occurrences of old token ``v`` in ``ids`` (a float tensor over the model's rows)."""
+    import torch
+
+    return torch.bincount(torch.tensor(list(ids), dtype=torch.long),
+                          minlength=model.get_input_embeddings().weight.shape[0]).float()
+
+
+def model_stats(model, old_tok, texts: Sequence[str], max_tokens: int = 4096, seq_len: int = 512,
+                max_positions: int = 8192, seed: int = 0) -> ModelStats:
+    """Run ``model`` over ``texts`` (old tokenization, ``[BOS] + ids`` windows of ``seq_len``); see :class:`ModelStats`."""
+    import torch
+
+    ids = calibration_ids(model, old_tok, texts, max_tokens)
+    counts = token_counts(model, ids)
     head = model.get_output_embeddings()
     captured: list = []
     hook = head.register_forward_hook(lambda m, inp, out: captured.append(inp[0].detach()))
@@ -187,7 +206,7 @@ def random(ctx: InitContext) -> Rows:
 
 
 def _freq_weights(ctx: InitContext, name: str):
-    counts = ctx.stats(name).counts
+    counts = ctx.counts(name)
     total = float(counts.sum()) + counts.numel()
 
     def w(ids):  # self-information -log p(piece) with add-one smoothing: rare pieces carry the meaning

@@ -130,7 +130,7 @@ def swap_vocabulary(model, mapping: dict[int, list[int]], method: str, num_rows:
     import torch
     import torch.nn as nn
 
-    from .methods import InitContext, get_method, model_stats
+    from .methods import InitContext, calibration_ids, get_method, model_stats, token_counts
 
     init = get_method(method)
     emb, head = _embeddings(model)
@@ -147,6 +147,7 @@ def swap_vocabulary(model, mapping: dict[int, list[int]], method: str, num_rows:
         E_in=emb.weight, E_out=None if tied and not untie else head.weight, mapping=mapping, num_rows=num_rows,
         std=std, noise=noise, seed=seed,
         stats_fn=(lambda: model_stats(model, old_tok, texts)) if old_tok is not None and texts else None,
+        counts_fn=(lambda: token_counts(model, calibration_ids(model, old_tok, texts))) if old_tok is not None and texts else None,
         new_texts_fn=(lambda: new_tok.encode_batch(texts)) if new_tok is not None and texts else None)
     with torch.no_grad():
         rows = init(ctx)
