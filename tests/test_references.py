@@ -134,6 +134,29 @@ def test_unknown_tiktoken_file_needs_a_pattern_and_bad_pattern_is_one_line(tmp_p
         toksmith.load_tokenizer(ranks)
 
 
+def test_compare_takes_a_tiktoken_file_with_pattern(tmp_path, capsys):
+    """`compare` on a .tiktoken file with no pattern.txt: refused with the flag to use, then measured with --pattern."""
+    from toksmith.cli import main
+
+    lines = (DATA_DIR / "r50k" / "r50k_base.tiktoken").read_bytes().splitlines()
+    ranks = tmp_path / "mine.tiktoken"  # r50k without its last rank: not a shipped file, so no pattern is known
+    ranks.write_bytes(b"\n".join(lines[:-1]) + b"\n")
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"text": f"def f{i}(x):\n    return x * {i}\n"}) + "\n" for i in range(30)))
+    args = ["compare", str(ranks), "--baseline", "gpt2", "--corpus", str(corpus), "--out", str(tmp_path / "out"),
+            "--no-plots", "--no-detail"]
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--pattern" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as e:
+        main(args + ["--pattern", "gpt2"])
+        raise SystemExit(0)
+    assert e.value.code == 0, capsys.readouterr().err
+    rows = {r["tokenizer"]: r for r in json.loads((tmp_path / "out" / "compare.json").read_text())["rows"]}
+    assert rows["mine"]["n_tokens"] == rows["gpt2"]["n_tokens"] == 450  # gpt2's ranks and, by --pattern, its regex
+
+
 def test_tokenizer_module_does_not_import_references():
     """references imports tokenizer, never the reverse (no import cycle); load_tokenizer lives in references."""
     import ast

@@ -50,6 +50,7 @@ class CompareConfig:
     batch_chars: int = 256_000  # characters per work chunk (bounds memory, keeps every thread busy)
     max_docs_per_subset: int | None = None  # cap per subset (the paper reads ~1,000)
     plots: bool = True
+    pattern: str | None = None  # split pattern of a .tiktoken file with no pattern.txt: a regex, a file or a reference name
 
     def __post_init__(self):
         if not self.tokenizers:
@@ -207,6 +208,7 @@ def compare(
     corpus_name: str = "custom",
     n_longest: int = 10,
     progress: bool = False,
+    pattern: str | None = None,
 ) -> CompareResult:
     """Measure ``tokenizers`` (and the baseline, always included first) on ``data``; see the module docstring."""
     data = {k: list(v) for k, v in data.items() if len(v)}
@@ -218,7 +220,7 @@ def compare(
     seen: set[str] = set()
     loaded = []
     for spec in specs:
-        tok = load_tokenizer(spec)
+        tok = load_tokenizer(spec, pattern=pattern)
         loaded.append((_label(spec, tok, seen), tok))
     total_work = len(loaded) * sum(st.n_chars for st in stats.values())
     ref_tokens: dict[tuple[str, str], int] = {}
@@ -296,7 +298,7 @@ def run_compare(cfg: CompareConfig) -> CompareResult:
     data = load_heldout(cfg.corpus, cfg.max_docs_per_subset)
     result = compare(
         cfg.tokenizers, data, baseline=cfg.baseline, num_threads=cfg.num_threads, batch_chars=cfg.batch_chars,
-        corpus_name=cfg.corpus or "default held-out split", progress=True,
+        corpus_name=cfg.corpus or "default held-out split", progress=True, pattern=cfg.pattern,
     )
     for path in write_result(result, cfg.out_dir, cfg, plots=cfg.plots):
         log.info("wrote %s", path)

@@ -84,6 +84,7 @@ def compare(
     max_docs: Optional[int] = _compare("max_docs_per_subset", "--max-docs", show="all"),
     plots: Optional[bool] = _compare("plots", "--plots/--no-plots", help="write the bar-chart PNGs"),
     detail: bool = typer.Option(True, help="also print NSL per subset and the vocabulary-use table"),
+    pattern: Optional[str] = typer.Option(None, help="split pattern for a .tiktoken file without a pattern.txt: a regex, a file or a reference name (cl100k)"),
 ) -> None:
     """Compare tokenizers on held-out text: NSL (Table 1 layout), bytes/token, Rényi efficiency, vocabulary use."""
     from ..analysis.compare import CompareConfig, run_compare
@@ -91,7 +92,7 @@ def compare(
 
     names = tuple(tokenizer_name(t) for t in split_list(tokenizers))
     given = {"baseline": tokenizer_name(baseline) if baseline else None, "num_threads": threads,
-             "max_docs_per_subset": max_docs, "plots": plots}
+             "max_docs_per_subset": max_docs, "plots": plots, "pattern": pattern}
     cfg = CompareConfig(tokenizers=names, corpus=corpus_spec(corpus or [], domain, text_field, out), out_dir=out,
                         **{k: v for k, v in given.items() if v is not None})
     result = run_compare(cfg)
