@@ -74,7 +74,7 @@ def test_quickstart_end_to_end_report_rerun_and_resume(tmp_path):
         assert section in md
     res = {p.parent.parent.name: json.loads(p.read_text())["result"] for p in run_dir.glob("*/*/result.json")}
     fin = res["finetune"]["variants"]
-    assert set(fin) == {"original", "fvt", "random"}
+    assert set(fin) == {"original", "freq", "fvt", "random"}
     assert f"{fin['original']['bpb_end']:.3f}" in md and f"{fin['fvt']['bpb_end']:.3f}" in md
     assert f"{res['costs']['shapes'][0]['inference_optimal_v']:,}" in md
     cg = res["codegen"]["variants"]["fvt"]["solution_bpb"]

@@ -153,7 +153,7 @@ class TransferSection:
     SECTION: ClassVar[str] = "transfer"
     model: str = "smollm2"  # "smollm2" or a Hugging Face model directory
     shape: str = "smollm2-135m"  # its shape for the cost model (costs.shapes names)
-    methods: tuple[str, ...] = ("fvt", "random")
+    methods: tuple[str, ...] = ("freq", "fvt", "random")  # freq: best zero-cost init in bench/transfer_init.md
     steps: int = 24  # continued-training optimizer steps per variant (the paper: 500B tokens)
     batch_size: int = 4
     seq_len: int = 256
