@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import json
 import math
+import os
 import socket
 import struct
 
@@ -161,3 +162,21 @@ def test_framing_round_trips_and_refuses_oversized_or_cut_messages():
         a.shutdown(socket.SHUT_WR)
         with pytest.raises(wire.SandboxError):
             wire.recv(b)
+
+
+def test_control_socket_requests_carry_descriptors_and_end_with_the_evaluator():
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    r, w = os.pipe()
+    with ours, theirs:
+        socket.send_fds(ours, [b'{"op": "check"}'], [w])
+        os.close(w)
+        msg, fds = wire.next_request(theirs, 3)
+        assert json.loads(msg) == {"op": "check"} and len(fds) == 1
+        os.write(fds[0], b"x")
+        os.close(fds[0])
+        assert os.read(r, 1) == b"x"
+        os.close(r)
+        wire.answer(theirs, {"passed": True})
+        assert json.loads(ours.recv(100)) == {"passed": True}
+        ours.close()
+        assert wire.next_request(theirs, 3) == (None, [])

@@ -181,11 +181,8 @@ def check(req, sock):
 def serve(fd):
     sock = socket.socket(fileno=fd)
     while True:
-        try:
-            msg, fds, _, _ = socket.recv_fds(sock, 1 << 24, 1)
-        except OSError:
-            return
-        if not msg:
+        msg, fds = wire.next_request(sock, 1)
+        if msg is None:
             return
         try:
             req = json.loads(msg)
@@ -201,7 +198,7 @@ def serve(fd):
                     pass
             reply = {"passed": False, "error": "CheckerError", "message": repr(e)}
         sys.stdout.flush()
-        sock.send(json.dumps(reply).encode())
+        wire.answer(sock, reply)
 
 
 if __name__ == "__main__":

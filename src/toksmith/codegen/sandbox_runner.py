@@ -389,20 +389,17 @@ def serve(sock_fd, mode, setup):
         try:
             prepare(mode, setup)
         except OSError as e:
-            send_msg_dgram(sock, {"ready": False, "error": str(e)})
+            wire.answer(sock, {"ready": False, "error": str(e)})
             return
     PIDNS.append(os.open("/proc/self/ns/pid", os.O_RDONLY))
-    send_msg_dgram(sock, {"ready": True})
+    wire.answer(sock, {"ready": True})
     uids, done, to_local = {}, {}, {}
     TO_LOCAL.append(to_local)
     if mode != "rlimits":  # ended runs leave no zombie behind (rlimits: the evaluator still kills by pgid)
         signal.signal(signal.SIGCHLD, lambda *_: reap(done, uids, mode))
     while True:
-        try:
-            msg, fds, _, _ = socket.recv_fds(sock, 1 << 24, 3)
-        except OSError:
-            return
-        if not msg:
+        msg, fds = wire.next_request(sock, 3)
+        if msg is None:
             return  # the evaluator is gone
         try:
             req = json.loads(msg)
@@ -434,7 +431,7 @@ def serve(sock_fd, mode, setup):
                 reply = {"error": "bad request"}
         except (OSError, ValueError, KeyError) as e:  # e.g. fork failing with EAGAIN
             reply = {"error": repr(e)}
-        send_msg_dgram(sock, reply)
+        wire.answer(sock, reply)
 
 
 def finished(uid, mode):
@@ -461,10 +458,6 @@ def reap(done, uids, mode):
     if len(TO_LOCAL[0]) > 256:
         for k in list(TO_LOCAL[0])[:-64]:
             del TO_LOCAL[0][k]
-
-
-def send_msg_dgram(sock, obj):
-    sock.send(json.dumps(obj).encode())
 
 
 if __name__ == "__main__":

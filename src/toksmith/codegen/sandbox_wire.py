@@ -4,7 +4,8 @@ Imported by ``sandbox_runner.py`` (inside the sandbox, next to the untrusted pro
 (the trusted process that gives the verdict), both started as ``python -I script.py``; each puts this file's
 directory on ``sys.path`` just long enough to import it. It imports only the standard library.
 
-Framing: a message is a 4-byte little-endian length, then that many bytes of JSON (at most :data:`MAX_MSG`).
+Framing on a run's call socket (a stream): a message is a 4-byte little-endian length, then that many bytes of
+JSON (at most :data:`MAX_MSG`). On the evaluator's control socket: one JSON datagram a message.
 
 Values: ``None``, ``bool``, ``int``, ``str`` and finite ``float`` are themselves, ``list`` is a JSON list, and
 everything else is a one-key object ``{tag: payload}``:
@@ -33,6 +34,7 @@ or a forged frame cannot come out of it.
 import builtins
 import collections
 import json
+import socket
 import struct
 
 MAX_MSG = 64 << 20
@@ -74,6 +76,21 @@ def _exact(sock, n):
             raise SandboxError("the program ended")
         buf += chunk
     return bytes(buf)
+
+
+# --- the evaluator's control socket (SOCK_SEQPACKET): one JSON datagram a message, file descriptors passed along -
+
+def next_request(sock, max_fds):
+    """The evaluator's next request (bytes) and the descriptors that came with it; ``(None, [])`` once it is gone."""
+    try:
+        msg, fds, _, _ = socket.recv_fds(sock, 1 << 24, max_fds)
+    except OSError:
+        return None, []
+    return (msg or None), fds
+
+
+def answer(sock, obj):
+    sock.send(json.dumps(obj).encode())
 
 
 # --- values -----------------------------------------------------------------------------------------------------
