@@ -73,7 +73,7 @@ def _exact(sock, n):
     while len(buf) < n:
         chunk = sock.recv(min(n - len(buf), 1 << 20))
         if not chunk:
-            raise SandboxError("the program ended")
+            raise SandboxError("the program ended")  # what the checker reports; the runner just stops
         buf += chunk
     return bytes(buf)
 
