@@ -17,27 +17,29 @@ Only plain data crosses: ``None``, ``bool``, ``int``, ``float``, ``str``, ``byte
 ``tuple``, ``dict``, ``set``, ``frozenset`` of them, rebuilt here from JSON as exact builtin types, so an object
 whose ``__eq__`` always returns True, a subclass of ``int`` or a forged frame cannot reach the test. Any other
 return value comes back as a :class:`Handle`: it equals only itself, has only its truth value, and can only be
-passed back to the program (MBPP's ``Node`` trees). This file imports only the standard library.
+passed back to the program (MBPP's ``Node`` trees). The wire codec is ``sandbox_wire.py``, shared with the runner;
+this file and it import only the standard library.
 """
 
 import builtins
-import collections
 import importlib
 import json
 import os
 import socket
-import struct
 import sys
 
-MAX_MSG = 64 << 20
-TYPE_NAMES = ("int", "float", "str", "bool", "bytes", "complex", "list", "tuple", "dict", "set", "frozenset")
+# ``python -I`` leaves the script's directory off sys.path: on it only for the codec, which is beside this file
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sandbox_wire as wire  # noqa: E402
+
+del sys.path[0]  # the stdlib modules the program names are never looked for in a directory of ours
+
 # Standard-library modules whose import does something (opens a browser, prints, starts a GUI) are not mirrored.
 NO_IMPORT = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "webbrowser", "pydoc", "ensurepip",
              "venv", "pdb", "code", "__main__", "site"}
 
 
-class SandboxError(Exception):
-    """The program broke the call protocol or died."""
+SandboxError = wire.SandboxError  # the program broke the call protocol or died
 
 
 class Handle:
@@ -62,91 +64,31 @@ class Handle:
 
 
 class Conn:
+    """The checker's end of one run's call socket: plain data out, exact builtin types or handles back."""
+
     def __init__(self, sock):
         self.sock = sock
 
     def recv(self):
-        head = self._exact(4)
-        (n,) = struct.unpack("<I", head)
-        if n > MAX_MSG:
-            raise SandboxError("message of %d bytes" % n)
-        return json.loads(self._exact(n))
-
-    def _exact(self, n):
-        buf = bytearray()
-        while len(buf) < n:
-            chunk = self.sock.recv(min(n - len(buf), 1 << 20))
-            if not chunk:
-                raise SandboxError("the program ended")
-            buf += chunk
-        return bytes(buf)
+        return wire.recv(self.sock)
 
     def send(self, obj):
-        data = json.dumps(obj).encode()
-        self.sock.sendall(struct.pack("<I", len(data)) + data)
+        wire.send(self.sock, obj)
 
-    def enc(self, v, depth=0):
-        if depth > 100:
-            raise TypeError("argument nested too deeply")
-        t = type(v)
-        if v is None or t in (bool, int, str):
-            return v
-        if t is float:
-            return v if v == v and v not in (float("inf"), float("-inf")) else {"x": repr(v)}
-        if t is list:
-            return [self.enc(x, depth + 1) for x in v]
-        if t is tuple:
-            return {"t": [self.enc(x, depth + 1) for x in v]}
-        if t is dict:
-            return {"d": [[self.enc(k, depth + 1), self.enc(x, depth + 1)] for k, x in v.items()]}
-        if t in (set, frozenset):
-            return {"s" if t is set else "f": [self.enc(x, depth + 1) for x in v]}
-        if t is bytes:
-            return {"b": v.hex()}
-        if t is complex:
-            return {"c": [v.real, v.imag]}
-        if t is Handle and v.conn is self:
+    def enc(self, v):
+        return wire.encode(v, self._handle_out)
+
+    def _handle_out(self, v):
+        if type(v) is Handle and v.conn is self:
             return {"h": v.id}
-        if t is type and v.__name__ in TYPE_NAMES and getattr(builtins, v.__name__) is v:
-            return {"T": v.__name__}
-        raise TypeError("cannot pass a %s to the sandboxed program" % t.__name__)
+        raise TypeError("cannot pass a %s to the sandboxed program" % type(v).__name__)
 
     def dec(self, v):
-        """Exact builtin types from the JSON form; anything unexpected is a protocol error."""
-        t = type(v)
-        if v is None or t in (bool, int, float, str):
-            return v
-        if t is list:
-            return [self.dec(x) for x in v]
-        if t is not dict or len(v) != 1:
-            raise SandboxError("malformed value")
-        (tag, x), = v.items()
-        if tag == "t":
-            return tuple(self.dec(y) for y in x)
-        if tag == "d":
-            return {self.dec(k): self.dec(y) for k, y in x}
-        if tag == "s":
-            return {self.dec(y) for y in x}
-        if tag == "f":
-            return frozenset(self.dec(y) for y in x)
-        if tag == "b" and type(x) is str:
-            return bytes.fromhex(x)
-        if tag == "c":
-            return complex(float(x[0]), float(x[1]))
-        if tag == "x" and x in ("nan", "inf", "-inf"):
-            return float(x)
-        if tag == "h" and type(x) is list and len(x) == 2 and type(x[0]) is int:
-            return Handle(x[0], self, x[1])
-        if tag == "T" and x in TYPE_NAMES:
-            return getattr(builtins, x)
-        if tag in ("C", "O", "D") and type(x) is list:
-            items = [(self.dec(k), self.dec(y)) for k, y in x]
-            if tag == "D":
-                return collections.defaultdict(None, items)
-            return (collections.Counter if tag == "C" else collections.OrderedDict)(dict(items))
-        if tag == "Q" and type(x) is list:
-            return collections.deque(self.dec(y) for y in x)
-        raise SandboxError("malformed value")
+        """Exact builtin types from the JSON form; anything unexpected is a protocol error (SandboxError)."""
+        return wire.decode(v, self._handle_in, strict=True)
+
+    def _handle_in(self, x):  # the strict decoder checked the shape: [int id, truth]
+        return Handle(x[0], self, x[1])
 
     def call(self, target, args, kwargs):
         msg = dict(target)
@@ -239,11 +181,8 @@ def check(req, sock):
 def serve(fd):
     sock = socket.socket(fileno=fd)
     while True:
-        try:
-            msg, fds, _, _ = socket.recv_fds(sock, 1 << 24, 1)
-        except OSError:
-            return
-        if not msg:
+        msg, fds = wire.next_request(sock, 1)
+        if msg is None:
             return
         try:
             req = json.loads(msg)
@@ -259,7 +198,7 @@ def serve(fd):
                     pass
             reply = {"passed": False, "error": "CheckerError", "message": repr(e)}
         sys.stdout.flush()
-        sock.send(json.dumps(reply).encode())
+        wire.answer(sock, reply)
 
 
 if __name__ == "__main__":

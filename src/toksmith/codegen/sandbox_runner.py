@@ -22,11 +22,10 @@ over the call socket and then only answers calls (``name, args -> return value``
 are JSON-like plain data, for the trusted checker (``sandbox_checker.py``). The server answers with a pidfd of
 the run, reaps ended runs on SIGCHLD, and a ``wait`` request returns a run's status.
 
-This file imports only the standard library, trusts nothing it runs, and talks to no one but its socket.
+This file imports only the standard library (and ``sandbox_wire.py`` beside it, the call socket's codec, which the
+checker shares), trusts nothing it runs, and talks to no one but its socket.
 """
 
-import builtins
-import collections
 import ctypes
 import io
 import json
@@ -34,8 +33,13 @@ import os
 import resource
 import signal
 import socket
-import struct
 import sys
+
+# ``python -I`` leaves the script's directory off sys.path: on it only for the codec, which is beside this file
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sandbox_wire as wire  # noqa: E402
+
+del sys.path[0]  # the program's sys.path is what it was before (run_program puts the work dir first)
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -48,11 +52,6 @@ PIDNS = []  # the server's own PID namespace (fd)
 TO_LOCAL = []
 HOST = []  # user-namespace mode: the server's pid in the host's /proc
 WORK = "/tmp/work"  # the work dir's path inside the namespaces (a fresh tmpfs per run)
-MAX_MSG = 64 << 20
-# stdlib containers rebuilt as themselves by the checker (MBPP references return Counter, defaultdict...)
-COLLECTIONS = {collections.Counter: "C", collections.OrderedDict: "O", collections.defaultdict: "D", collections.deque: "Q"}
-TYPE_NAMES = ("int", "float", "str", "bool", "bytes", "complex", "list", "tuple", "dict", "set", "frozenset")
-TYPES = tuple(getattr(builtins, n) for n in TYPE_NAMES)
 
 
 def mount(src, target, fstype, flags, data=None):
@@ -147,68 +146,15 @@ def block_sockets():
 
 # --- plain data over the call socket ----------------------------------------------------------------------------
 
-def send_msg(sock, obj):
-    data = json.dumps(obj).encode()
-    sock.sendall(struct.pack("<I", len(data)) + data)
-
-
-def recv_exact(sock, n):
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(min(n - len(buf), 1 << 20))
-        if not chunk:
-            return None
-        buf += chunk
-    return bytes(buf)
-
-
-def recv_msg(sock):
-    head = recv_exact(sock, 4)
-    if head is None:
-        return None
-    (n,) = struct.unpack("<I", head)
-    if n > MAX_MSG:
-        return None
-    data = recv_exact(sock, n)
-    return None if data is None else json.loads(data)
-
-
 class Handles:
     """Values that are not plain data stay here; the checker sees an opaque handle it can only pass back."""
 
     def __init__(self):
         self.objs = []
 
-    def enc(self, v, depth=0):
-        if depth > 100:
-            raise ValueError("too deep")
-        t = type(v)
-        if v is None or t in (bool, int, str):
-            return v
-        if t is float:
-            return v if v == v and v not in (float("inf"), float("-inf")) else {"x": repr(v)}
-        if t is list:
-            return [self.enc(x, depth + 1) for x in v]
-        if t is tuple:
-            return {"t": [self.enc(x, depth + 1) for x in v]}
-        if t is dict:
-            return {"d": [[self.enc(k, depth + 1), self.enc(x, depth + 1)] for k, x in v.items()]}
-        if t in (set, frozenset):
-            return {"s" if t is set else "f": [self.enc(x, depth + 1) for x in v]}
-        if t is bytes:
-            return {"b": v.hex()}
-        if t is complex:
-            return {"c": [self.enc(v.real), self.enc(v.imag)]}
-        if t in COLLECTIONS:
-            items = list(v) if t is collections.deque else [[self.enc(k, depth + 1), self.enc(x, depth + 1)] for k, x in v.items()]
-            return {COLLECTIONS[t]: [self.enc(x, depth + 1) for x in items] if t is collections.deque else items}
-        if t is type and v in TYPES:
-            return {"T": v.__name__}
-        raise TypeError(t)
-
     def enc_or_handle(self, v):
         try:
-            return self.enc(v)
+            return wire.encode(v)
         except (TypeError, ValueError, RecursionError):
             self.objs.append(v)
             try:
@@ -218,30 +164,7 @@ class Handles:
             return {"h": [len(self.objs) - 1, truth]}
 
     def dec(self, v):
-        if isinstance(v, list):
-            return [self.dec(x) for x in v]
-        if not isinstance(v, dict):
-            return v
-        (tag, x), = v.items()
-        if tag == "t":
-            return tuple(self.dec(y) for y in x)
-        if tag == "d":
-            return {self.dec(k): self.dec(y) for k, y in x}
-        if tag == "s":
-            return {self.dec(y) for y in x}
-        if tag == "f":
-            return frozenset(self.dec(y) for y in x)
-        if tag == "b":
-            return bytes.fromhex(x)
-        if tag == "c":
-            return complex(self.dec(x[0]), self.dec(x[1]))
-        if tag == "x":
-            return float(x)
-        if tag == "h":
-            return self.objs[x[0] if isinstance(x, list) else x]
-        if tag == "T" and x in TYPE_NAMES:
-            return getattr(builtins, x)
-        raise ValueError(tag)
+        return wire.decode(v, self.objs.__getitem__)  # the checker passes back {"h": id}
 
 
 def serve_calls(sock, g):
@@ -257,10 +180,11 @@ def serve_calls(sock, g):
             exports[name] = ["call"]
         else:
             exports[name] = ["value", handles.enc_or_handle(v)]
-    send_msg(sock, {"ready": exports})
+    wire.send(sock, {"ready": exports})
     while True:
-        msg = recv_msg(sock)
-        if msg is None:
+        try:
+            msg = wire.recv(sock)
+        except wire.SandboxError:  # the checker hung up (or broke the framing)
             return
         try:
             target = g[msg["name"]] if "name" in msg else handles.objs[msg["handle"]]
@@ -270,9 +194,9 @@ def serve_calls(sock, g):
         except BaseException as e:  # SystemExit and KeyboardInterrupt too: they fail the call, not the runner
             reply = {"raise": type(e).__name__, "message": str(e)[:500]}
         try:
-            send_msg(sock, reply)
+            wire.send(sock, reply)
         except (TypeError, ValueError):
-            send_msg(sock, {"raise": "TypeError", "message": "unencodable reply"})
+            wire.send(sock, {"raise": "TypeError", "message": "unencodable reply"})
 
 
 # --- the run's processes ----------------------------------------------------------------------------------------
@@ -347,7 +271,7 @@ def run_program(cfg, sock_fd):
 
 def report_error(sock, kind, message):
     try:
-        send_msg(sock, {"error": kind, "message": message[:500]})
+        wire.send(sock, {"error": kind, "message": message[:500]})
     except BaseException:
         pass
 
@@ -465,20 +389,17 @@ def serve(sock_fd, mode, setup):
         try:
             prepare(mode, setup)
         except OSError as e:
-            send_msg_dgram(sock, {"ready": False, "error": str(e)})
+            wire.answer(sock, {"ready": False, "error": str(e)})
             return
     PIDNS.append(os.open("/proc/self/ns/pid", os.O_RDONLY))
-    send_msg_dgram(sock, {"ready": True})
+    wire.answer(sock, {"ready": True})
     uids, done, to_local = {}, {}, {}
     TO_LOCAL.append(to_local)
     if mode != "rlimits":  # ended runs leave no zombie behind (rlimits: the evaluator still kills by pgid)
         signal.signal(signal.SIGCHLD, lambda *_: reap(done, uids, mode))
     while True:
-        try:
-            msg, fds, _, _ = socket.recv_fds(sock, 1 << 24, 3)
-        except OSError:
-            return
-        if not msg:
+        msg, fds = wire.next_request(sock, 3)
+        if msg is None:
             return  # the evaluator is gone
         try:
             req = json.loads(msg)
@@ -510,7 +431,7 @@ def serve(sock_fd, mode, setup):
                 reply = {"error": "bad request"}
         except (OSError, ValueError, KeyError) as e:  # e.g. fork failing with EAGAIN
             reply = {"error": repr(e)}
-        send_msg_dgram(sock, reply)
+        wire.answer(sock, reply)
 
 
 def finished(uid, mode):
@@ -537,10 +458,6 @@ def reap(done, uids, mode):
     if len(TO_LOCAL[0]) > 256:
         for k in list(TO_LOCAL[0])[:-64]:
             del TO_LOCAL[0][k]
-
-
-def send_msg_dgram(sock, obj):
-    sock.send(json.dumps(obj).encode())
 
 
 if __name__ == "__main__":
