@@ -92,6 +92,30 @@ def test_infinite_loop_times_out():
     assert res.status == "timeout"
 
 
+def test_a_verdict_reached_after_the_deadline_is_a_timeout(monkeypatch):
+    """On a loaded machine the evaluator may wake up after the deadline with a pass already waiting: the checker's
+    timestamp (not when the evaluator happened to read it) decides. The evaluator's first wait is stretched past the
+    deadline here, as a descheduled process would be; a program that also runs past the deadline must not pass."""
+    import selectors
+
+    real = selectors.DefaultSelector
+    first = []
+
+    class Late(real):
+        def select(self, timeout=None):
+            if not first:
+                first.append(1)
+                time.sleep(2.5)  # descheduled: the 1.5 s program finishes, its verdict waits, the deadline passes
+            return super().select(timeout)
+
+    monkeypatch.setattr(selectors, "DefaultSelector", Late)
+    res = sandbox.run_job(sandbox.Job("import time\ntime.sleep(1.5)\n"), SandboxLimits(timeout_s=1.0, cpu_s=2))
+    assert not res.passed and res.status == "timeout", res
+    monkeypatch.setattr(selectors, "DefaultSelector", real)
+    ok = sandbox.run_job(sandbox.Job("import time\ntime.sleep(0.2)\n"), SandboxLimits(timeout_s=3.0, cpu_s=2))
+    assert ok.passed, ok  # the same path on time still passes (and the checker is usable after a late verdict)
+
+
 def test_cpu_limit_ends_a_loop_before_the_wall_clock():
     res = run_evil("infinite_loop", SandboxLimits(timeout_s=8.0, cpu_s=1))
     assert res.status == "timeout" and res.error == "cpu_s" and res.duration_s < 5

@@ -471,7 +471,7 @@ def _collect(worker: _Worker, pid: int, fds: dict[str, int], limits: SandboxLimi
     sel.register(pidfd, selectors.EVENT_READ, "exit")
     sel.register(worker.checker_sock, selectors.EVENT_READ, "verdict")
     deadline = start + limits.timeout_s
-    timed_out = overflow = exited = False
+    timed_out = overflow = exited = late = False
     verdict = None
     cap = limits.max_output_bytes
     try:
@@ -492,6 +492,9 @@ def _collect(worker: _Worker, pid: int, fds: dict[str, int], limits: SandboxLimi
                         verdict = _recv_json(worker.checker_sock)
                     except (OSError, ValueError):
                         verdict = {"passed": False, "error": "CheckerError"}
+                    if float(verdict.get("at", 0.0)) > start + limits.timeout_s:
+                        # reached after the deadline (seen late because this process was descheduled): a timeout
+                        late = True
                     deadline = min(deadline, time.monotonic() + 1.0)
                 else:
                     chunk = os.read(key.fd, 1 << 16)
@@ -501,10 +504,12 @@ def _collect(worker: _Worker, pid: int, fds: dict[str, int], limits: SandboxLimi
                     bufs[key.data] += chunk
                     if len(bufs["out"]) + len(bufs["err"]) > cap:
                         overflow = True
-            if overflow:
+            if overflow or late:
                 break
     finally:
         sel.close()
+    if late:  # the checker answered (it is free for the next task), but too late: the verdict does not count
+        verdict, timed_out = None, True
     _drain(fds, bufs, cap)
     try:
         signal.pidfd_send_signal(pidfd, signal.SIGKILL)  # PID 1 of its namespace: everything in it dies
@@ -517,7 +522,7 @@ def _collect(worker: _Worker, pid: int, fds: dict[str, int], limits: SandboxLimi
     if verdict is None or not verdict.get("passed"):
         by_fd = {fds["out"]: bufs["out"], fds["err"]: bufs["err"]}
         _wait_for_eof(list(by_fd), time.monotonic() + 2.0, by_fd, cap)  # output up to the kill, all of it
-    if verdict is None:  # the checker is still waiting on a dead or killed run: a fresh one for the next task
+    if verdict is None and not late:  # the checker still waits on a dead or killed run: a fresh one for the next task
         worker.restart_checker()
     try:
         rc = worker.request({"op": "wait", "pid": pid, "block": not (verdict or {}).get("passed")}).get("status")

@@ -27,6 +27,7 @@ import json
 import os
 import socket
 import sys
+import time
 
 # ``python -I`` leaves the script's directory off sys.path: on it only for the codec, which is beside this file
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -198,6 +199,7 @@ def serve(fd):
                     pass
             reply = {"passed": False, "error": "CheckerError", "message": repr(e)}
         sys.stdout.flush()
+        reply["at"] = time.monotonic()  # when the verdict was reached (system-wide clock): the parent's deadline check
         wire.answer(sock, reply)
 
 
