@@ -7,14 +7,13 @@ Each command builds the stage's config dataclass (defaults come from the datacla
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from . import app
-from .options import tokenizer_name
+from .options import config_default, tokenizer_name
 
 
 def _default(cls_name: str, field: str):
@@ -23,7 +22,7 @@ def _default(cls_name: str, field: str):
 
     cls = {"ExtendConfig": extend.ExtendConfig, "TransferConfig": surgery.TransferConfig,
            "FinetuneConfig": finetune.FinetuneConfig}[cls_name]
-    return {f.name: f.default for f in dataclasses.fields(cls)}[field]
+    return config_default(cls, field)
 
 
 @app.command("extend")
