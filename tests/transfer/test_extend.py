@@ -61,7 +61,7 @@ def test_old_text_encodes_the_same_where_no_new_merge_applies(old_model_dir, ext
 def test_transfer_keeps_first_rows_bit_identical(old_model_dir, extended, tmp_path):
     from transformers import AutoModelForCausalLM
 
-    out = transfer(TransferConfig(model=str(old_model_dir), tokenizer=extended, out_dir=tmp_path / "merged"))
+    out = transfer(TransferConfig(model=str(old_model_dir), tokenizer=extended, out_dir=tmp_path / "merged", method="fvt"))
     old_m, new_m = AutoModelForCausalLM.from_pretrained(old_model_dir), AutoModelForCausalLM.from_pretrained(out)
     for get in ("get_input_embeddings", "get_output_embeddings"):
         E_old, E_new = getattr(old_m, get)().weight, getattr(new_m, get)().weight

@@ -72,7 +72,10 @@ def test_each_method_on_tiny_llama(request, fixture, method, old_tok_dir, new_to
     if method not in ("mean", "random"):
         for new_id, old_id in ((0, 1), (1, 2), (2, 0)):
             assert mapping[new_id] == [old_id]
-            assert torch.allclose(E_new[new_id], E_old[old_id], atol=1e-6)
+        same = [(t, ids[0]) for t, ids in mapping.items() if len(ids) == 1]
+        assert len(same) > 50
+        for t, old_id in same:  # a token the old vocabulary has keeps its input row bit for bit
+            assert torch.equal(E_new[t], E_old[old_id]), (t, old_id)
     again, _, _ = _swap(src, old_tok_dir, new_tok_dir, texts, method, untie=method in SEPARATE_HEAD)
     assert torch.equal(again.get_input_embeddings().weight, E_new)  # deterministic for a seed
     assert torch.equal(again.get_output_embeddings().weight, model.get_output_embeddings().weight)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ import torch
 from toksmith.errors import ToksmithError
 from toksmith.references import load_tokenizer
 from toksmith.transfer.fvt import token_map
+from toksmith.transfer.methods import METHODS
 from toksmith.transfer.surgery import TransferConfig, is_tied, swap_vocabulary, transfer
 
 
@@ -38,7 +40,7 @@ def test_own_tokenizer_reproduces_logits(request, fixture, old_tok_dir, tmp_path
 @pytest.mark.parametrize("fixture", ["old_model_dir", "old_tied_model_dir"])
 def test_new_rows_are_means_of_old_rows(request, fixture, old_tok_dir, new_tok_dir, tmp_path):
     src = request.getfixturevalue(fixture)
-    out = transfer(TransferConfig(model=str(src), tokenizer=new_tok_dir, out_dir=tmp_path / "fvt", pad_to_multiple_of=64))
+    out = transfer(TransferConfig(model=str(src), tokenizer=new_tok_dir, out_dir=tmp_path / "fvt", pad_to_multiple_of=64, method="fvt"))
     old_m, new_m = _load(src), _load(out)
     old, new = load_tokenizer(old_tok_dir), load_tokenizer(new_tok_dir)
     mapping, _ = token_map(old, new, {"bos": 1, "eos": 2, "pad": 0})
@@ -119,6 +121,10 @@ def test_config_validation():
         TransferConfig(model="m", tokenizer="t", out_dir="o", method="fast")
     with pytest.raises(ToksmithError, match="pad_to_multiple_of"):
         TransferConfig(model="m", tokenizer="t", out_dir="o", pad_to_multiple_of=0)
+    # the default is the best zero-cost init of the committed bench (bench/transfer_init.json, latest run)
+    rows = json.loads((Path(__file__).parents[2] / "bench" / "transfer_init.json").read_text())["runs"][-1]["rows"]
+    zero_cost = {k: v["bpb"] for k, v in rows.items() if k in METHODS and k not in ("original",)}
+    assert TransferConfig(model="m", tokenizer="t", out_dir="o").method == min(zero_cost, key=zero_cost.get)
 
 
 def test_toksmith_trained_tokenizer_end_to_end(tmp_path, old_tied_model_dir, texts):

@@ -174,6 +174,9 @@ def weighted_rows(E, mapping: Mapping[int, Sequence[int]], num_rows: int, weight
     sums = torch.zeros(len(items), E.shape[1]).index_add_(0, seg, E[flat] * w.unsqueeze(1))
     wsum = torch.zeros(len(items)).index_add_(0, seg, w).clamp_min(1e-12)
     out[torch.tensor([t for t, _ in items], dtype=torch.long)] = sums / wsum.unsqueeze(1)
+    single = [(t, ids[0]) for t, ids in items if len(ids) == 1]
+    if single:  # a token the old vocabulary has keeps its row bit for bit (w * E / w may round)
+        out[torch.tensor([t for t, _ in single], dtype=torch.long)] = E[torch.tensor([i for _, i in single], dtype=torch.long)]
     return out
 
 

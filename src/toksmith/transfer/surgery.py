@@ -43,7 +43,7 @@ class TransferConfig:
     model: str
     tokenizer: Path
     out_dir: Path
-    method: str = "fvt"  # fvt (Gee et al. 2022) | mean | random: the paper's with/without-FVT comparison
+    method: str = "freq"  # a name of methods.METHODS; freq (frequency-weighted FVT) measured best in bench/transfer_init.md
     pad_to_multiple_of: int = 1  # 64 gives tensor-core friendly shapes; padding rows are never produced
     seed: int = 0
     threads: int = 0  # torch intra-op threads; 0 = torch's default
