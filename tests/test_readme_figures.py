@@ -23,3 +23,17 @@ def test_quickstart_table_is_experiments_results_quickstart_json() -> None:
         assert cells[1] == f"{s['vocab_size']:,}"
         assert cells[2:5] == [f"{s['bytes_per_token'][d]:.3f}" for d in domains], s["tokenizer"]
         assert cells[5:8] == [f"{s['nsl'][d]:.3f}" for d in domains], s["tokenizer"]
+
+
+def test_transfer_init_table_is_the_latest_bench_run() -> None:
+    readme = ROOT.joinpath("README.md").read_text(encoding="utf-8")
+    assert "bench/transfer_init.json" in readme
+    rows = json.loads(ROOT.joinpath("bench", "transfer_init.json").read_text(encoding="utf-8"))["runs"][-1]["rows"]
+    header = next(line for line in readme.splitlines() if line.startswith("| freq | fvt |"))
+    names = [c.strip() for c in header.strip("|").split("|")]
+    cells = [c.strip().strip("*") for c in readme.splitlines()[readme.splitlines().index(header) + 2].strip("|").split("|")]
+    for name, cell in zip(names, cells, strict=True):
+        assert cell == f"{rows[name]['bpb']:.3f}", name
+    assert f"(original model {rows['original']['bpb']:.3f})" in readme
+    best = min((k for k in rows if k in names and not k.startswith("mergekit")), key=lambda k: rows[k]["bpb"])
+    assert f"**Use `{best}`, the default**" in readme  # the recommendation follows the measurement

@@ -59,7 +59,7 @@ def transfer_cmd(
     threads: int = typer.Option(_default("TransferConfig", "threads"), help="torch CPU threads (0 = torch's default)"),
     overwrite: bool = typer.Option(False, help="replace an existing output directory"),
 ) -> None:
-    """Switch a model to a new tokenizer: new embedding rows (FVT by default), saved as a loadable model directory."""
+    """Switch a model to a new tokenizer: new embedding rows (frequency-weighted FVT, `freq`, by default), saved as a loadable model directory."""
     from ..transfer.surgery import TransferConfig, transfer
 
     path = transfer(TransferConfig(model=model, tokenizer=Path(tokenizer_name(str(tokenizer))), out_dir=out, method=method,
