@@ -6,7 +6,8 @@ Run after ``bench/transfer_init.py`` (it builds ``model-freq`` in ``$TOKSMITH_CA
 
 Copies ``model-freq`` (SmolLM2-135M switched to the gpt4-32768 code tokenizer, ``freq`` init) to ``aligned-freq``,
 trains only its vocabulary rows for ``--minutes`` of wall time (body frozen, teacher = the original model), and
-writes bits/byte on the bench's 16 KB of held-out code before and after to ``results/transfer_align.json``.
+appends bits/byte on the bench's 16 KB of held-out code before and after to ``results/transfer_align.json``
+(``runs``, a dated history).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=6.0)
-    p.add_argument("--init", default="freq")
+    p.add_argument("--init", default="freq", help="a method (model-<init>) or a bench model dir name (merged-fvt)")
+    p.add_argument("--lr", type=float, default=None, help="AlignConfig.lr (default: the config's)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     import torch
@@ -37,12 +39,19 @@ def main(argv=None) -> dict:
     work = cache_root() / "bench" / "transfer_init"
     d = work / f"aligned-{args.init}"
     shutil.rmtree(d, ignore_errors=True)
-    shutil.copytree(work / f"model-{args.init}", d)
-    cfg = AlignConfig(model_dir=d, minutes=args.minutes)
+    src = work / f"model-{args.init}"
+    shutil.copytree(src if src.is_dir() else work / args.init, d)  # "freq" -> model-freq; "merged-fvt" as named
+    cfg = AlignConfig(model_dir=d, minutes=args.minutes, **({"lr": args.lr} if args.lr else {}))
     r = align(cfg, eval_texts=heldout_texts("default", 16_000))
     log = [json.loads(x) for x in (d / "align.jsonl").read_text().splitlines()]
-    out = {"init": args.init, "minutes": args.minutes, "config": cfg.identity(), **r, "log": log}
-    atomic_write_json(RESULTS / "transfer_align.json", out)
+    import datetime
+
+    out = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "init": args.init,
+           "minutes": args.minutes, "config": cfg.identity(), **r, "log": log}
+    path = RESULTS / "transfer_align.json"
+    old = json.loads(path.read_text()) if path.is_file() else {"runs": []}
+    history = old if "runs" in old else {"runs": [old]}  # a dated history: earlier runs are kept
+    atomic_write_json(path, {"runs": history["runs"] + [out]})
     print(json.dumps({k: v for k, v in out.items() if k != "log"}))
     return out
 
