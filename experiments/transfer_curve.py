@@ -128,14 +128,30 @@ def run(args) -> None:
     model.eval()
 
 
+def plateau_step(steps: list[int], bpb: list[float], tol: float = 0.01) -> int | None:
+    """The first evaluated step after which no later evaluation beats the best so far by ``tol`` (relative);
+    None while the curve is still improving by more than that at its end. Noise (a worse evaluation) is ignored.
+
+    >>> plateau_step([0, 50, 100, 150], [2.0, 1.5, 1.6, 1.495])
+    50
+    >>> plateau_step([0, 50, 100], [2.0, 1.5, 1.4]) is None
+    True
+    """
+    for i, s in enumerate(steps[:-1]):
+        best = min(bpb[: i + 1])
+        if min(bpb[i + 1 :]) > best * (1 - tol):
+            return s
+    return None
+
+
 def summarize(rows: dict) -> dict:
-    """Per model: the first step at/below the original's step-0 bits/byte, else the plateau step (< 1% gain)."""
+    """Per model: the first step at/below the original's step-0 bits/byte, and the plateau step (:func:`plateau_step`)."""
     target = rows["original"]["evals"][0]["bpb"] if "original" in rows else None
     out = {}
     for name, r in rows.items():
         ev = r["evals"]
         reach = next((e["step"] for e in ev if target is not None and e["bpb"] <= target), None)
-        plateau = next((b["step"] for a, b in zip(ev, ev[1:]) if a["bpb"] - b["bpb"] < 0.01 * a["bpb"]), None)
+        plateau = plateau_step([e["step"] for e in ev], [e["bpb"] for e in ev])
         out[name] = {"bpb_step0": ev[0]["bpb"], "bpb_last": ev[-1]["bpb"], "last_step": ev[-1]["step"],
                      "bytes_seen_last": ev[-1]["bytes_seen"], "tokens_per_byte": ev[0]["tokens_per_byte"],
                      "relative_to_original_step0": round(ev[-1]["bpb"] / target, 4) if target else None,

@@ -37,3 +37,20 @@ def test_transfer_init_table_is_the_latest_bench_run() -> None:
     assert f"(original model {rows['original']['bpb']:.3f})" in readme
     best = min((k for k in rows if k in names and not k.startswith("mergekit")), key=lambda k: rows[k]["bpb"])
     assert f"**Use `{best}`, the default**" in readme  # the recommendation follows the measurement
+
+
+def test_transfer_curve_and_alignment_figures_are_the_committed_results() -> None:
+    readme = " ".join(ROOT.joinpath("README.md").read_text(encoding="utf-8").split())
+    results = ROOT / "experiments" / "results"
+    curve = json.loads(results.joinpath("transfer_curve.json").read_text(encoding="utf-8"))["summary"]
+    for name in ("freq", "fvt", "original"):
+        c = curve[name]
+        assert f"{c['bpb_step0']:.3f} -> {c['bpb_last']:.3f}" in readme, name
+        assert c["plateau_at_step"] is None or name == "original"  # "both still gain more than 1% ... at the end"
+    runs = json.loads(results.joinpath("transfer_align.json").read_text(encoding="utf-8"))["runs"]
+    ends = {(r["init"], r["config"]["lr"], r["minutes"]): r["bpb_end"] for r in runs}
+    assert f"-> {ends[('freq', 1e-4, 10.0)]:.3f} (1.65x) in 10" in readme
+    assert f"Merged fvt-logprob {runs[-1]['bpb_start']:.3f} -> {ends[('merged-fvt-logprob', 1e-4, 5.0)]:.3f}" in readme
+    for lr, shown in ((1e-3, "1e-3 made freq worse"), (3e-4, "3e-4 gave"), (3e-5, "3e-5")):
+        bpb = next(v for (init, r_lr, _), v in ends.items() if init == "freq" and r_lr == lr)
+        assert f"{shown} ({bpb:.3f})" in readme or f"{shown} {bpb:.3f}" in readme, lr
