@@ -48,6 +48,7 @@ RDONLY, NOSUID, NODEV, NOEXEC, REMOUNT, NOATIME, NODIRATIME, BIND = 1, 2, 4, 8, 
 REC, PRIVATE, RELATIME, STRICTATIME = 16384, 1 << 18, 1 << 21, 1 << 24
 KEEP = NOSUID | NODEV | NOEXEC | NOATIME | NODIRATIME | RELATIME  # statvfs f_flag bits equal the MS_* bits
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+ENV = [None]  # the environment last given to runs: set in the server, inherited by each fork
 PIDNS = []  # the server's own PID namespace (fd)
 TO_LOCAL = []
 HOST = []  # user-namespace mode: the server's pid in the host's /proc
@@ -298,6 +299,10 @@ def execute(cfg, sock_fd):
 def start_run(server_sock, cfg, fds):
     """Fork the session leader of one run with the passed pipes as stdout/stderr and the call socket."""
     out_fd, err_fd, call_fd = fds
+    if ENV[0] != cfg["env"]:  # the program's environment, set here once: a run inherits it (no work after fork)
+        os.environ.clear()
+        os.environ.update(cfg["env"])
+        ENV[0] = dict(cfg["env"])
     before = children() if HOST else None
     if cfg["mode"] != "rlimits":
         unshare(NEWPID)  # the next child is PID 1 of a new PID namespace
@@ -322,8 +327,6 @@ def start_run(server_sock, cfg, fds):
             os.dup2(err_fd, 2)
             os.dup2(call_fd, 3)
             os.closerange(4, 1 << 16)  # nothing else of the server's reaches the program
-            os.environ.clear()
-            os.environ.update(cfg["env"])
             execute(cfg, 3)
         except BaseException as e:
             try:
