@@ -49,6 +49,9 @@ REC, PRIVATE, RELATIME, STRICTATIME = 16384, 1 << 18, 1 << 21, 1 << 24
 KEEP = NOSUID | NODEV | NOEXEC | NOATIME | NODIRATIME | RELATIME  # statvfs f_flag bits equal the MS_* bits
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 SYS_CAPSET = 126 if os.uname().machine == "x86_64" else 91
+CAP_HEADER = (ctypes.c_uint32 * 2)(0x20080522, 0)  # capset(v3, pid 0): only read by the kernel
+CAP_EMPTY = (ctypes.c_uint32 * 6)()  # empty effective, permitted and inheritable sets
+libc.prctl, libc.syscall  # looked up once here, not after every fork
 ENV = [None]  # the environment last given to runs: set in the server, inherited by each fork
 DEVNULL = []
 PIDNS = []  # the server's own PID namespace (fd)
@@ -204,18 +207,21 @@ def serve_calls(sock, g):
 
 # --- the run's processes ----------------------------------------------------------------------------------------
 
-def drop_privileges(cfg):
+def drop_bounding_set():
+    """Once per server, after its setup: every capability out of the bounding set. Each run inherits the empty
+    set (fork copies it, and nothing can add to it), so the runs need not drop 64 capabilities one by one."""
     for cap in range(64):
         if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:
             break  # EINVAL: past the last capability
+
+
+def drop_privileges(cfg):
+    """The run's process: the bounding set is already empty (``drop_bounding_set``); now the uid and the rest."""
     if cfg["uid"] is not None:
         os.setgroups([])
         os.setgid(cfg["uid"])
         os.setuid(cfg["uid"])
-    # capset(v3, pid 0): empty effective, permitted and inheritable sets
-    header = (ctypes.c_uint32 * 2)(0x20080522, 0)
-    data = (ctypes.c_uint32 * 6)()
-    libc.syscall(SYS_CAPSET, header, data)
+    libc.syscall(SYS_CAPSET, CAP_HEADER, CAP_EMPTY)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # cleared by setuid, so set after it
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     # Never run untrusted code as the host's root: uid 0 is only acceptable inside a user namespace.
@@ -400,6 +406,7 @@ def serve(sock_fd, mode, setup):
         except OSError as e:
             wire.answer(sock, {"ready": False, "error": str(e)})
             return
+    drop_bounding_set()
     PIDNS.append(os.open("/proc/self/ns/pid", os.O_RDONLY))
     DEVNULL.append(os.open(os.devnull, os.O_RDONLY))  # each run's stdin (dup2'd; this fd itself is closed there)
     wire.answer(sock, {"ready": True})
