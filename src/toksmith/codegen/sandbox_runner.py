@@ -15,8 +15,8 @@ forks, after ``unshare(CLONE_NEWPID)``, one process that is PID 1 of a new PID n
 to its own with ``setns``; in ``userns`` mode the server is itself PID 1 of a slot namespace so that it may). That
 process enters new **mount, IPC and UTS** namespaces (the slot's network namespace, with only a down loopback, is
 shared by the slot's runs, which follow one another), mounts a size- and inode-limited tmpfs on the work dir and
-a fresh ``/proc``, writes the program, sets rlimits, drops every capability (bounding set included), takes a
-private uid in ``root`` mode, sets no-new-privileges, ``chdir``s into the mounted work dir and runs the source in
+a fresh ``/proc``, writes the program, sets rlimits, drops every capability (the bounding set is already empty:
+the server empties it once after its setup, and forks inherit it), takes a private uid in ``root`` mode, sets no-new-privileges, ``chdir``s into the mounted work dir and runs the source in
 fresh globals. The program never decides its verdict: when its top level has run it sends the names it defines
 over the call socket and then only answers calls (``name, args -> return value``) whose arguments and results
 are JSON-like plain data, for the trusted checker (``sandbox_checker.py``). The server answers with a pidfd of
