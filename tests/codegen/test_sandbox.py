@@ -7,6 +7,7 @@ the loopback server sees no connection, and the evaluator (this pytest process) 
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -239,6 +240,33 @@ def test_environment_is_scrubbed_and_cwd_is_a_fresh_temp_dir():
     assert "TOKSMITH_SECRET_FOR_TEST" not in env_keys
     assert cwd == "/tmp/work" if ROOT else Path(cwd).name.startswith("toksmith-sbx-")
     assert listing == "['program.py']"
+
+
+CAPS = "import re\nprint(re.findall(r'(Cap\\w+|NoNewPrivs):\\s*(\\w+)', open('/proc/self/status').read()))\n"
+
+
+@needs_root
+def test_every_run_has_no_capabilities_and_no_new_privileges():
+    # the bounding set is emptied once in the fork server; every run (not only the first) must inherit it empty
+    for _ in range(3):
+        res = run_program(CAPS)
+        fields = dict(ast.literal_eval(res.stdout))
+        assert set(fields) >= {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs"}, fields
+        assert {k: int(v, 16) for k, v in fields.items() if k.startswith("Cap")} == dict.fromkeys(
+            ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"), 0)
+        assert fields["NoNewPrivs"] == "1"
+
+
+def test_each_run_gets_its_own_environment():
+    # the fork server sets the runs' environment once and re-sets it only when it changes (rlimits: HOME per run)
+    src = "import os\nprint(os.environ['HOME'], os.environ['TMPDIR'], os.getcwd())\n"
+    lim = SandboxLimits(isolation="rlimits")
+    homes = []
+    for _ in range(2):
+        home, tmp, cwd = run_program(src, lim).stdout.split()
+        assert home == tmp == cwd
+        homes.append(home)
+    assert homes[0] != homes[1]
 
 
 def test_workers_run_in_parallel_and_keep_indices():

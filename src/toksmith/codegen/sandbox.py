@@ -232,6 +232,7 @@ class _Worker:
     """One slot's warm fork server and checker, talking over socketpairs; ``mode`` is what the server set up."""
 
     _lock = threading.Lock()
+    _slot_locks: dict[tuple[int, str], threading.Lock] = {}  # slots start their processes in parallel
     _workers: dict[tuple[int, str], _Worker] = {}
 
     def __init__(self, mode: str) -> None:
@@ -264,11 +265,15 @@ class _Worker:
     @classmethod
     def get(cls, slot: int, mode: str, fresh: bool = False) -> _Worker:
         with cls._lock:
+            lock = cls._slot_locks.setdefault((slot, mode), threading.Lock())
+        with lock:
             w = cls._workers.get((slot, mode))
             if fresh or w is None or w.server.poll() is not None or w.checker.poll() is not None:
                 if w is not None:
                     w.close()
-                w = cls._workers[(slot, mode)] = cls(mode)
+                w = cls(mode)
+                with cls._lock:
+                    cls._workers[(slot, mode)] = w
             return w
 
     def request(self, obj: dict, fds: tuple[int, ...] = ()) -> dict:
@@ -524,11 +529,15 @@ def _collect(worker: _Worker, pid: int, fds: dict[str, int], limits: SandboxLimi
         _wait_for_eof(list(by_fd), time.monotonic() + 2.0, by_fd, cap)  # output up to the kill, all of it
     if verdict is None and not late:  # the checker still waits on a dead or killed run: a fresh one for the next task
         worker.restart_checker()
-    try:
-        rc = worker.request({"op": "wait", "pid": pid, "block": not (verdict or {}).get("passed")}).get("status")
-    except (OSError, ValueError) as e:  # the server died with the run: its status is lost, not its result
-        log.warning("sandbox fork server lost run %d (%s)", pid, e)
-        rc = None
+    passed = bool((verdict or {}).get("passed"))
+    if ended_by_us and passed and worker.mode != "rlimits":
+        rc = None  # killed after passing: its status says nothing, and the server reaps it on SIGCHLD by itself
+    else:
+        try:
+            rc = worker.request({"op": "wait", "pid": pid, "block": not passed}).get("status")
+        except (OSError, ValueError) as e:  # the server died with the run: its status is lost, not its result
+            log.warning("sandbox fork server lost run %d (%s)", pid, e)
+            rc = None
     if ended_by_us and verdict is not None:
         rc = None  # we killed it after its verdict: its exit status says nothing
     out = {k: bytes(v[:cap]) for k, v in bufs.items()}

@@ -15,8 +15,8 @@ forks, after ``unshare(CLONE_NEWPID)``, one process that is PID 1 of a new PID n
 to its own with ``setns``; in ``userns`` mode the server is itself PID 1 of a slot namespace so that it may). That
 process enters new **mount, IPC and UTS** namespaces (the slot's network namespace, with only a down loopback, is
 shared by the slot's runs, which follow one another), mounts a size- and inode-limited tmpfs on the work dir and
-a fresh ``/proc``, writes the program, sets rlimits, drops every capability (bounding set included), takes a
-private uid in ``root`` mode, sets no-new-privileges, ``chdir``s into the mounted work dir and runs the source in
+a fresh ``/proc``, writes the program, sets rlimits, drops every capability (the bounding set is already empty:
+the server empties it once after its setup, and forks inherit it), takes a private uid in ``root`` mode, sets no-new-privileges, ``chdir``s into the mounted work dir and runs the source in
 fresh globals. The program never decides its verdict: when its top level has run it sends the names it defines
 over the call socket and then only answers calls (``name, args -> return value``) whose arguments and results
 are JSON-like plain data, for the trusted checker (``sandbox_checker.py``). The server answers with a pidfd of
@@ -48,6 +48,12 @@ RDONLY, NOSUID, NODEV, NOEXEC, REMOUNT, NOATIME, NODIRATIME, BIND = 1, 2, 4, 8, 
 REC, PRIVATE, RELATIME, STRICTATIME = 16384, 1 << 18, 1 << 21, 1 << 24
 KEEP = NOSUID | NODEV | NOEXEC | NOATIME | NODIRATIME | RELATIME  # statvfs f_flag bits equal the MS_* bits
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+SYS_CAPSET = 126 if os.uname().machine == "x86_64" else 91
+CAP_HEADER = (ctypes.c_uint32 * 2)(0x20080522, 0)  # capset(v3, pid 0): only read by the kernel
+CAP_EMPTY = (ctypes.c_uint32 * 6)()  # empty effective, permitted and inheritable sets
+libc.prctl, libc.syscall  # looked up once here, not after every fork
+ENV = [None]  # the environment last given to runs: set in the server, inherited by each fork
+DEVNULL = []
 PIDNS = []  # the server's own PID namespace (fd)
 TO_LOCAL = []
 HOST = []  # user-namespace mode: the server's pid in the host's /proc
@@ -201,18 +207,21 @@ def serve_calls(sock, g):
 
 # --- the run's processes ----------------------------------------------------------------------------------------
 
-def drop_privileges(cfg):
+def drop_bounding_set():
+    """Once per server, after its setup: every capability out of the bounding set. Each run inherits the empty
+    set (fork copies it, and nothing can add to it), so the runs need not drop 64 capabilities one by one."""
     for cap in range(64):
         if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:
             break  # EINVAL: past the last capability
+
+
+def drop_privileges(cfg):
+    """The run's process: the bounding set is already empty (``drop_bounding_set``); now the uid and the rest."""
     if cfg["uid"] is not None:
         os.setgroups([])
         os.setgid(cfg["uid"])
         os.setuid(cfg["uid"])
-    # capset(v3, pid 0): empty effective, permitted and inheritable sets
-    header = (ctypes.c_uint32 * 2)(0x20080522, 0)
-    data = (ctypes.c_uint32 * 6)()
-    libc.syscall(126 if os.uname().machine == "x86_64" else 91, header, data)
+    libc.syscall(SYS_CAPSET, CAP_HEADER, CAP_EMPTY)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # cleared by setuid, so set after it
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     # Never run untrusted code as the host's root: uid 0 is only acceptable inside a user namespace.
@@ -287,8 +296,13 @@ def execute(cfg, sock_fd):
         cfg["workdir"] = WORK
         mount("proc", "/proc", "proc", NOSUID | NODEV | NOEXEC)  # this PID namespace's processes only
     path = os.path.join(cfg["workdir"], "program.py")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(cfg["source"])
+    data = cfg["source"].encode("utf-8")  # plain os calls: the io stack's first use after fork costs more
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)
     if cfg["uid"] is not None:
         os.chown(cfg["workdir"], cfg["uid"], cfg["uid"])
         os.chown(path, cfg["uid"], cfg["uid"])
@@ -298,6 +312,10 @@ def execute(cfg, sock_fd):
 def start_run(server_sock, cfg, fds):
     """Fork the session leader of one run with the passed pipes as stdout/stderr and the call socket."""
     out_fd, err_fd, call_fd = fds
+    if ENV[0] != cfg["env"]:  # the program's environment, set here once: a run inherits it (no work after fork)
+        os.environ.clear()
+        os.environ.update(cfg["env"])
+        ENV[0] = dict(cfg["env"])
     before = children() if HOST else None
     if cfg["mode"] != "rlimits":
         unshare(NEWPID)  # the next child is PID 1 of a new PID namespace
@@ -313,17 +331,14 @@ def start_run(server_sock, cfg, fds):
         pid = os.fork()
     if pid == 0:
         try:
-            server_sock.close()  # the program must never reach the server
+            os.close(server_sock.fileno())  # the program must never reach the server
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             os.setsid()
-            devnull = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(devnull, 0)
+            os.dup2(DEVNULL[0], 0)
             os.dup2(out_fd, 1)
             os.dup2(err_fd, 2)
             os.dup2(call_fd, 3)
             os.closerange(4, 1 << 16)  # nothing else of the server's reaches the program
-            os.environ.clear()
-            os.environ.update(cfg["env"])
             execute(cfg, 3)
         except BaseException as e:
             try:
@@ -391,7 +406,9 @@ def serve(sock_fd, mode, setup):
         except OSError as e:
             wire.answer(sock, {"ready": False, "error": str(e)})
             return
+    drop_bounding_set()
     PIDNS.append(os.open("/proc/self/ns/pid", os.O_RDONLY))
+    DEVNULL.append(os.open(os.devnull, os.O_RDONLY))  # each run's stdin (dup2'd; this fd itself is closed there)
     wire.answer(sock, {"ready": True})
     uids, done, to_local = {}, {}, {}
     TO_LOCAL.append(to_local)
