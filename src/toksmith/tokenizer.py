@@ -315,8 +315,15 @@ def piece_bytes(piece: str, bytelevel: bool, added: bool) -> bytes:
 _DIGITS_GPT2_REGEX = r"\p{N}|'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?[^\s\p{L}\p{N}]+|\s+(?![^\s\p{N}])|\s+"
 # deepseek-coder's four isolating splits, then digits: each split's matches are pieces, the gaps between are
 # split further; the gap alternative stops where an earlier split would match.
+# The CJK split runs on the letter and punctuation pieces too: it cuts a run of those characters (U+0800-U+9FA5
+# and Hangul, so Indic scripts, kana and the general punctuation block as well) out of `\s?\p{L}+` / `\s?\p{P}+`
+# pieces, leaving a leading space as a piece of its own ("\u0d09s" -> "\u0d09", "s"; " \u0d09" -> " ", "\u0d09").
 _DS_CJK = "\u4e00-\u9fa5\u0800-\u4e00\uac00-\ud7ff"
-_DEEPSEEK_REGEX = (r"[\r\n]|\s?\p{L}+|\s?\p{P}+|\p{N}|(?:(?![\p{L}\p{P}\p{N}])[" + _DS_CJK + r"])+"
+_DS_IN, _DS_OUT = "(?=[" + _DS_CJK + "])", "(?![" + _DS_CJK + "])"
+_DEEPSEEK_REGEX = (r"[\r\n]"
+                   r"|\s?(?:" + _DS_OUT + r"\p{L})+|(?:" + _DS_IN + r"\p{L})+|\s(?=" + _DS_IN + r"\p{L})"
+                   r"|\s?(?:" + _DS_OUT + r"\p{P})+|(?:" + _DS_IN + r"\p{P})+|\s(?=" + _DS_IN + r"\p{P})"
+                   r"|\p{N}|(?:(?![\p{L}\p{P}\p{N}])[" + _DS_CJK + r"])+"
                    r"|(?:(?!\s?[\p{L}\p{P}])(?![\r\n\p{N}" + _DS_CJK + r"])[\s\S])+")
 
 
