@@ -369,6 +369,12 @@ def _utf8_lead_ranges(missing: set[int]) -> list[tuple[int, int]] | None:
     return ranges
 
 
+# Script boundaries inside one word or punctuation run, where pre-tokenizers that split by script (DeepSeek's CJK
+# split) differ from a plain letter/punctuation regex ("\u0d09s" once encoded differently from HF).
+MIXED_SCRIPTS = ("\u0d09s \u0d09s", "\u30ab\u30bfabc \u201cquote\u201d. \u300c\u65e5\u672c\u300d\u3067\u3059\u3002",
+                 "\ud55c\uad6d\uc5b4text \u0d15\u0d3f\u0967\u0968\u0d3f", "a\u0915\u093fb  \u0e01\u0e32x \u00e9\u0301!?")
+
+
 @lru_cache(maxsize=1)
 def verification_texts(docs_per_file: int = 3, max_chars: int = 20_000) -> tuple[str, ...]:
     """Text a fast path must reproduce before it is used: llama.cpp's tokenizer test inputs (shipped with the
@@ -381,6 +387,7 @@ def verification_texts(docs_per_file: int = 3, max_chars: int = 20_000) -> tuple
     for f in sorted((root / "references_data" / "verify").glob("*.inp.txt")):
         texts += f.read_text(encoding="utf-8").split("\n__ggml_vocab_test__\n")[:-1]
     texts += [f.read_text(encoding="utf-8") for f in sorted(root.glob("*.py"))]
+    texts += MIXED_SCRIPTS
     for f in sorted((root / "corpus" / "data").glob("*.jsonl.gz")):
         with gzip.open(f, "rt", encoding="utf-8") as lines:
             for line, _ in zip(lines, range(docs_per_file)):
