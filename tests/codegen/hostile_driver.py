@@ -43,11 +43,19 @@ def _leftovers() -> list[int]:
     for entry in os.scandir("/proc"):
         if entry.name.isdigit() and int(entry.name) not in ours:
             try:
-                if entry.stat().st_uid in uids:
+                if entry.stat().st_uid in uids and not _spare(entry.name, ours):
                     found.append(int(entry.name))
             except OSError:
                 pass
     return found
+
+
+def _spare(pid: str, ours: set[int]) -> bool:
+    """The next run's process, forked ahead by a server (user-namespace mode, where it has the server's uid): it
+    still holds capabilities, which every run drops for good before its program starts."""
+    with open(f"/proc/{pid}/status") as f:
+        status = dict(line.split(":", 1) for line in f if ":" in line)
+    return int(status["PPid"]) in ours and int(status["CapEff"], 16) != 0
 
 
 def main() -> None:

@@ -297,6 +297,59 @@ def test_a_dead_fork_server_is_replaced():
     assert sandbox._Worker.get(0, mode) is not worker
 
 
+def _server_children(worker) -> dict[int, int]:
+    """pid -> uid of the fork server's children (root mode: the server is the process the evaluator started)."""
+    pid = worker.server.pid
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        kids = [int(k) for k in f.read().split()]
+    out = {}
+    for k in kids:
+        try:
+            out[k] = os.stat(f"/proc/{k}").st_uid
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def _spares(worker, deadline_s: float = 5.0) -> list[int]:
+    """The next run's processes forked ahead: the server's children still running as root (runs drop to their
+    own uid before the program starts). Waits out the teardown of runs that were just killed."""
+    end = time.monotonic() + deadline_s
+    while True:
+        kids = _server_children(worker)
+        if all(uid == 0 for uid in kids.values()) or time.monotonic() > end:
+            return [k for k, uid in kids.items() if uid == 0]
+        time.sleep(0.02)
+
+
+@needs_root
+def test_the_next_run_is_forked_ahead_and_follows_the_limits_of_each_request():
+    # a 2 MB file: over a 1 MB work dir, under the default; the spare is prepared with the previous request's
+    # limits, so each change of max_disk_mb must get a process forked for it, never the stale spare
+    write = "open('big', 'wb').write(b'x' * (2 << 20))\n"
+    small, default = SandboxLimits(timeout_s=5.0, max_disk_mb=1), SandboxLimits(timeout_s=5.0)
+    outcomes = [run_program(write, lim).passed for lim in (default, small, small, default, small)]
+    assert outcomes == [True, False, False, True, False]
+    worker = sandbox._Worker.get(0, "root")
+    assert len(_spares(worker)) == 1  # one process waits for the next request
+
+
+@needs_root
+def test_a_spare_killed_from_outside_is_replaced_and_spares_die_with_their_server():
+    assert run_program("pass\n").passed
+    worker = sandbox._Worker.get(0, "root")
+    (spare,) = _spares(worker)
+    os.kill(spare, 9)
+    res = run_program("print('still here')\n")
+    assert res.passed and res.stdout == "still here\n"
+    (spare,) = _spares(worker)
+    sandbox._Worker.close_all()  # the evaluator goes away: its servers exit, and their spares with them
+    end = time.monotonic() + 5.0
+    while os.path.exists(f"/proc/{spare}") and time.monotonic() < end:
+        time.sleep(0.02)
+    assert not os.path.exists(f"/proc/{spare}")
+
+
 def test_rlimits_fallback_never_runs_programs_as_root(sentinel):
     """As root, the fallback still switches to a private uid: the world-readable-only canary cannot be written."""
     (sentinel / "keep.txt").chmod(0o644)

@@ -2,9 +2,10 @@
 
 A :class:`Job` is the untrusted ``source`` plus the benchmark's ``test`` (and, for HumanEval, the trusted
 ``prelude``, the prompt). Each worker slot has two warm processes: a fork server (``sandbox_runner.py``) that
-runs each source isolated, and a checker (``sandbox_checker.py``) that runs the test code unchanged against
-proxies of the names the source defined. They talk over a per-run socketpair that carries only JSON-like plain
-data (arguments in, return values out), so the verdict is the checker's, never the program's: rebinding
+runs each source isolated (in a process it forked and isolated ahead of the request), and a checker
+(``sandbox_checker.py``) that runs the test code unchanged against proxies of the names the source defined.
+They talk over a per-run socketpair that carries only JSON-like plain data (arguments in, return values out), so
+the verdict is the checker's, never the program's: rebinding
 ``os._exit``, stealing a nonce from ``sys._getframe()``, or returning an object whose ``__eq__`` is always True
 cannot produce a pass. Design after MultiPL-E's ``safe_subprocess`` (new session, ``killpg``, capped output,
 an ``evil_programs/`` suite) and nanochat's ``execution.py`` (rlimits, scrubbed env, result dataclass, an
@@ -400,7 +401,7 @@ def run_job(job: Job | str, limits: SandboxLimits = SandboxLimits(), slot: int =
     root = os.geteuid() == 0
     uid = _uid_base() + slot if root else None
     if mode == "userns":
-        nproc = limits.max_processes + 3  # the user namespace's own count: the server, leader and reaper
+        nproc = limits.max_processes + 4  # the user namespace's own count: reaper, server, next run's spare, leader
     elif root:
         nproc = limits.max_processes
     else:

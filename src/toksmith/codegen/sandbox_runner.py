@@ -10,17 +10,22 @@ worker slot), it prepares once what every run shares, then waits on a Unix socke
   server is uid 0, mapped to the evaluator's uid (``nobody`` in the tests) and nothing else;
 * ``rlimits`` (last resort): nothing shared; the work dir is a host temporary directory.
 
-For a ``run`` request (carrying the program's stdout, stderr and call-socket ends as passed file descriptors) it
-forks, after ``unshare(CLONE_NEWPID)``, one process that is PID 1 of a new PID namespace (the server then returns
-to its own with ``setns``; in ``userns`` mode the server is itself PID 1 of a slot namespace so that it may). That
-process enters new **mount, IPC and UTS** namespaces (the slot's network namespace, with only a down loopback, is
-shared by the slot's runs, which follow one another), mounts a size- and inode-limited tmpfs on the work dir and
-a fresh ``/proc``, writes the program, sets rlimits, drops every capability (the bounding set is already empty:
-the server empties it once after its setup, and forks inherit it), takes a private uid in ``root`` mode, sets no-new-privileges, ``chdir``s into the mounted work dir and runs the source in
-fresh globals. The program never decides its verdict: when its top level has run it sends the names it defines
-over the call socket and then only answers calls (``name, args -> return value``) whose arguments and results
-are JSON-like plain data, for the trusted checker (``sandbox_checker.py``). The server answers with a pidfd of
-the run, reaps ended runs on SIGCHLD, and a ``wait`` request returns a run's status.
+Each run is one process that is PID 1 of a new PID namespace, forked after ``unshare(CLONE_NEWPID)`` (the server
+then returns to its own with ``setns``; in ``userns`` mode the server is itself PID 1 of a slot namespace so that
+it may). It is forked **ahead** of its request (``fork_spare``: while the slot's current run executes, so the fork
+and the namespace set-up use CPU that would otherwise idle): it enters new **mount, IPC and UTS** namespaces (the
+slot's network namespace, with only a down loopback, is shared by the slot's runs, which follow one another),
+mounts a size- and inode-limited tmpfs on the work dir and a fresh ``/proc``, and waits on a control socket. A
+``run`` request (the program, and its stdout, stderr and call-socket ends as passed file descriptors) goes to that
+spare, or to one forked at once when there is none or it was set up for other limits or another environment; it
+acknowledges (a spare killed before taking the run is replaced, never given out), writes the program, sets
+rlimits, drops every capability (the bounding set is already empty: the server empties it once after its setup,
+and forks inherit it), takes a private uid in ``root`` mode, sets no-new-privileges, ``chdir``s into the mounted
+work dir and runs the source in fresh globals. The program never decides its verdict: when its top level has run
+it sends the names it defines over the call socket and then only answers calls (``name, args -> return value``)
+whose arguments and results are JSON-like plain data, for the trusted checker (``sandbox_checker.py``). The
+server answers with a pidfd of the run, reaps ended runs on SIGCHLD, and a ``wait`` request returns a run's
+status. A spare dies with its server (parent-death signal, and EOF on its control socket).
 
 This file imports only the standard library (and ``sandbox_wire.py`` beside it, the call socket's codec, which the
 checker shares), trusts nothing it runs, and talks to no one but its socket.
@@ -54,6 +59,7 @@ CAP_EMPTY = (ctypes.c_uint32 * 6)()  # empty effective, permitted and inheritabl
 libc.prctl, libc.syscall  # looked up once here, not after every fork
 ENV = [None]  # the environment last given to runs: set in the server, inherited by each fork
 DEVNULL = []
+SPARE = []  # the next run's process, forked ahead (``fork_spare``)
 PIDNS = []  # the server's own PID namespace (fd)
 TO_LOCAL = []
 HOST = []  # user-namespace mode: the server's pid in the host's /proc
@@ -285,16 +291,23 @@ def report_error(sock, kind, message):
         pass
 
 
-def execute(cfg, sock_fd):
-    """The run's process, PID 1 of its new PID namespace: mount and IPC/UTS namespaces, the work dir, a fresh
-    ``/proc``, then the program. Never returns."""
+def isolate(cfg):
+    """The next run's process, PID 1 of its new PID namespace, before its program is known: mount, IPC and UTS
+    namespaces, a fresh tmpfs on the work dir (with the limits of the request it was forked after; a request with
+    other limits gets a process forked for it) and a fresh ``/proc``."""
     if cfg["mode"] != "rlimits":
         unshare(NEWNS | NEWIPC | NEWUTS)  # mounts stay private: the server's namespace is
         lim = cfg["limits"]
         mount("tmpfs", WORK, "tmpfs", NOSUID | NODEV,
               "size=%dk,nr_inodes=%d,mode=700" % (lim["disk_kb"], lim["files"] + 2))
-        cfg["workdir"] = WORK
         mount("proc", "/proc", "proc", NOSUID | NODEV | NOEXEC)  # this PID namespace's processes only
+
+
+def execute(cfg, sock_fd):
+    """The run's process, isolated (``isolate``) and given its program: write it into the work dir, then run it.
+    Never returns."""
+    if cfg["mode"] != "rlimits":
+        cfg["workdir"] = WORK
     path = os.path.join(cfg["workdir"], "program.py")
     data = cfg["source"].encode("utf-8")  # plain os calls: the io stack's first use after fork costs more
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
@@ -309,13 +322,21 @@ def execute(cfg, sock_fd):
     run_program(cfg, sock_fd)
 
 
-def start_run(server_sock, cfg, fds):
-    """Fork the session leader of one run with the passed pipes as stdout/stderr and the call socket."""
-    out_fd, err_fd, call_fd = fds
-    if ENV[0] != cfg["env"]:  # the program's environment, set here once: a run inherits it (no work after fork)
+def spare_key(cfg):
+    """What a process forked ahead was prepared for: a request that differs in any of these gets a fresh one."""
+    lim = cfg["limits"]
+    return json.dumps([cfg["mode"], lim["disk_kb"], lim["files"], cfg["env"]], sort_keys=True)
+
+
+def fork_spare(server_sock, cfg):
+    """Fork the next run's process ahead of its request (while the slot's current run executes), isolated and
+    waiting on a control socket for its request: the program, its pipes and its call socket. Returns ``[pid,
+    host pid, control socket, key]``. A spare dies with its server (parent-death signal, EOF on the socket)."""
+    if ENV[0] != cfg["env"]:  # the program's environment, set here: the run inherits it (no work after fork)
         os.environ.clear()
         os.environ.update(cfg["env"])
         ENV[0] = dict(cfg["env"])
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     before = children() if HOST else None
     if cfg["mode"] != "rlimits":
         unshare(NEWPID)  # the next child is PID 1 of a new PID namespace
@@ -325,30 +346,76 @@ def start_run(server_sock, cfg, fds):
             pid = -1
         if pid != 0 and libc.setns(PIDNS[0], NEWPID) != 0:  # back to our own for the children after it
             os._exit(1)  # cannot happen; a server that cannot return would put the next run in this one's namespace
-        if pid < 0:
-            raise OSError("fork failed")
     else:
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            pid = -1
+    if pid < 0:
+        ours.close()
+        theirs.close()
+        raise OSError("fork failed")
     if pid == 0:
         try:
             os.close(server_sock.fileno())  # the program must never reach the server
+            ours.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             os.setsid()
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            isolate(cfg)
+            msg, fds = wire.next_request(theirs, 3)
+            if msg is None or len(fds) != 3:
+                os._exit(0)  # discarded by the server, or the server is gone
+            theirs.send(b"1")  # taken: only now does the server give out this process as the run
+            theirs.close()
             os.dup2(DEVNULL[0], 0)
-            os.dup2(out_fd, 1)
-            os.dup2(err_fd, 2)
-            os.dup2(call_fd, 3)
+            os.dup2(fds[0], 1)
+            os.dup2(fds[1], 2)
+            os.dup2(fds[2], 3)
             os.closerange(4, 1 << 16)  # nothing else of the server's reaches the program
-            execute(cfg, 3)
+            execute(json.loads(msg)["cfg"], 3)
         except BaseException as e:
             try:
                 os.write(2, ("toksmith sandbox: could not start the run: %r\n" % (e,)).encode())
             except OSError:
                 pass
             os._exit(123)
-    for fd in fds:
-        os.close(fd)
-    return pid, host_pid(pid, before)
+    theirs.close()
+    try:
+        return [pid, host_pid(pid, before), ours, spare_key(cfg)]
+    except OSError:
+        ours.close()
+        raise
+
+
+def discard_spare():
+    while SPARE:
+        SPARE.pop()[2].close()  # EOF: it exits (and is reaped on SIGCHLD)
+
+
+def start_run(server_sock, msg, cfg, fds):
+    """Hand a run request (its message, and the program's stdout, stderr and call-socket ends) to the spare
+    forked for it, or to one forked now if there is none or it was prepared for other limits; returns the run's
+    pid and host pid."""
+    try:
+        for attempt in (0, 1):
+            if attempt or not SPARE or SPARE[0][3] != spare_key(cfg):
+                discard_spare()
+                SPARE.append(fork_spare(server_sock, cfg))
+            pid, hpid, ctl, _ = SPARE.pop()
+            with ctl:
+                try:
+                    ctl.settimeout(30)
+                    socket.send_fds(ctl, [msg], list(fds))
+                    if ctl.recv(1) == b"1":
+                        return pid, hpid
+                    raise OSError("the spare died before taking the run")
+                except OSError:  # e.g. killed from outside (a kill is asynchronous: the send may still work)
+                    if attempt:
+                        raise
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def children():
@@ -421,7 +488,7 @@ def serve(sock_fd, mode, setup):
         try:
             req = json.loads(msg)
             if req["op"] == "run" and len(fds) == 3:
-                pid, hpid = start_run(sock, req["cfg"], fds)
+                pid, hpid = start_run(sock, msg, req["cfg"], fds)
                 uids[pid] = req["cfg"]["uid"]
                 to_local[hpid] = pid
                 pidfd = os.pidfd_open(pid)  # the evaluator waits and kills through it: no pid reuse races
@@ -429,6 +496,10 @@ def serve(sock_fd, mode, setup):
                     socket.send_fds(sock, [json.dumps({"pid": hpid}).encode()], [pidfd])
                 finally:
                     os.close(pidfd)
+                try:
+                    SPARE.append(fork_spare(sock, req["cfg"]))  # the next run's, while this one executes
+                except OSError:
+                    pass  # e.g. EAGAIN: the next request forks its own
                 continue
             elif req["op"] == "wait":  # block: until the run ended; else its status if it already has
                 pid = to_local.pop(req["pid"], None)
