@@ -332,6 +332,14 @@ def test_the_next_run_is_forked_ahead_and_follows_the_limits_of_each_request():
     assert outcomes == [True, False, False, True, False]
     worker = sandbox._Worker.get(0, "root")
     assert len(_spares(worker)) == 1  # one process waits for the next request
+    # the spares discarded on each change were reaped: no zombie children of the server
+    states = {}
+    for k in _server_children(worker):
+        try:
+            states[k] = open(f"/proc/{k}/stat").read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            pass
+    assert "Z" not in states.values(), states
 
 
 @needs_root

@@ -528,14 +528,15 @@ def finished(uid, mode):
 
 
 def reap(done, uids, mode):
-    """Collect runs that ended; keep the status of those the evaluator may still ask about."""
-    while uids:
+    """Collect every child that ended (runs, and spares that were discarded); keep the status of the runs the
+    evaluator may still ask about."""
+    while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return
+            break
         if pid == 0:
-            return
+            break
         if pid in uids:
             done[pid] = status_code(status)
             finished(uids.pop(pid), mode)
