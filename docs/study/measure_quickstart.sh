@@ -16,6 +16,7 @@ bash scripts/setup.sh
 t1=$(date +%s.%N)
 .venv/bin/toksmith run configs/quickstart.toml 2>&1 | tee "$work/run.log" | tail -30
 t2=$(date +%s.%N)
+cp "$work/run.log" "$here/quickstart_run.log"
 .venv/bin/python - "$t0" "$t1" "$t2" "$here" "$(git rev-parse HEAD)" "$work" <<'PY'
 import json, os, platform, shutil, sys
 from pathlib import Path
