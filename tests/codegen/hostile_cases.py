@@ -4,6 +4,9 @@ Every case is a whole program run in the sandbox (prompt + completion) with the 
 checker. ``__CANARY__``, ``__PORT__``, ``__KEY__``, ``__EVALUATOR__`` are filled in by ``hostile_driver.py``.
 """
 
+from pathlib import Path
+
+EVIL = Path(__file__).with_name("evil_programs")  # the standalone hostile programs of test_sandbox.py
 PROMPT = 'def add(a, b):\n    """Return a + b."""\n'
 TEST = "def check(candidate):\n    assert candidate(2, 3) == 5\n    assert candidate(-1, 1) == 0\n\ncheck(add)\n"
 CORRECT = "    return a + b\n"
@@ -104,15 +107,7 @@ print("pids", pids)
 print("evaluator visible", os.path.exists("/proc/__EVALUATOR__/cmdline") and "__EVALUATOR__" not in ("1", "2"))
 raise RuntimeError("looked around")
 """, {}, ("failed",)),
-    "setsid_daemon": (CORRECT + """import os, time
-if os.fork() == 0:
-    os.setsid()
-    if os.fork() == 0:
-        time.sleep(1000)
-    os._exit(0)
-time.sleep(0.2)
-raise RuntimeError("left a daemon behind")
-""", {}, ("failed",)),
+    "setsid_daemon": (CORRECT + (EVIL / "orphan_daemon.py").read_text(), {}, ("failed",)),
     "kill_the_evaluator": (CORRECT + """import os, signal
 for pid in (os.getppid(), __EVALUATOR__, -1):
     try:
