@@ -32,3 +32,32 @@ def unknown_name(kind: str, name: str, known: Iterable[str], hint: str = "") -> 
     if hint:
         msg += f". {hint}"
     return ToksmithError(msg)
+
+
+def check_fields(config: object, positive: Iterable[str] = (), **at_least: float) -> None:
+    """Range checks of a config dataclass, one message format for all: each field named in ``positive`` must be
+    > 0 and each keyword field >= its value; the first that is not raises ``Class.field must be ..., got v``
+    (the CLI turns ``Class.field`` into the flag the user typed).
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Demo:
+    ...     steps: int = 1
+    ...     lr: float = 0.1
+    >>> check_fields(Demo(), positive=["lr"], steps=1)
+    >>> check_fields(Demo(steps=0), positive=["lr"], steps=1)
+    Traceback (most recent call last):
+    ...
+    toksmith.errors.ToksmithError: Demo.steps must be >= 1, got 0
+    >>> check_fields(Demo(lr=0.0), positive=["lr"])
+    Traceback (most recent call last):
+    ...
+    toksmith.errors.ToksmithError: Demo.lr must be positive, got 0.0
+    """
+    name = type(config).__name__
+    for field in positive:
+        if not getattr(config, field) > 0:
+            raise ToksmithError(f"{name}.{field} must be positive, got {getattr(config, field)!r}")
+    for field, low in at_least.items():
+        if not getattr(config, field) >= low:
+            raise ToksmithError(f"{name}.{field} must be >= {low}, got {getattr(config, field)!r}")

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..artifacts import atomic_write_json, atomic_write_text
 from ..config import to_dict
-from ..errors import ToksmithError
+from ..errors import ToksmithError, check_fields
 from ..progress import progress_bar
 from ..references import BASELINE
 from ..references import load_tokenizer
@@ -55,8 +55,7 @@ class CompareConfig:
     def __post_init__(self):
         if not self.tokenizers:
             raise ToksmithError("CompareConfig.tokenizers: give at least one tokenizer (a name, directory or file)")
-        if self.batch_chars <= 0:
-            raise ToksmithError(f"CompareConfig.batch_chars must be positive, got {self.batch_chars}")
+        check_fields(self, positive=["batch_chars"])
         if self.max_docs_per_subset is not None and self.max_docs_per_subset <= 0:
             raise ToksmithError(f"CompareConfig.max_docs_per_subset must be positive, got {self.max_docs_per_subset}")
         if self.num_threads is not None and self.num_threads <= 0:

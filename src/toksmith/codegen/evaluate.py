@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..artifacts import atomic_write_json, atomic_write_text, sha256_file
 from ..config import to_dict
-from ..errors import ToksmithError
+from ..errors import ToksmithError, check_fields
 from .benchmarks import Problem, load_benchmark, select_problems
 from .generate import GenerationConfig, generate_completions
 from .passk import mean_pass_at_k, pass_at_k
@@ -63,8 +63,7 @@ class EvalConfig:
         if max(self.ks) > self.generation.n_samples:
             raise ToksmithError(f"EvalConfig.ks asks for pass@{max(self.ks)} but only n_samples="
                                 f"{self.generation.n_samples} are generated per problem; raise --n or lower --k")
-        if self.workers < 1:
-            raise ToksmithError(f"EvalConfig.workers must be >= 1, got {self.workers}")
+        check_fields(self, workers=1)
 
 
 def _sha(text: str) -> str:

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ToksmithError, unknown_name
+from ..errors import ToksmithError, check_fields, unknown_name
 from .benchmarks import Problem
 from .healing import TokenHealer, heal_prompt, healing_logits_processor
 
@@ -54,18 +54,9 @@ class GenerationConfig:
     threads: int = 0  # torch CPU threads; 0 = torch's default. On 2 shared cores 1 was 4-10x faster than 2
 
     def __post_init__(self) -> None:
-        if self.n_samples < 1:
-            raise ToksmithError(f"GenerationConfig.n_samples must be >= 1, got {self.n_samples}")
-        if self.temperature < 0:
-            raise ToksmithError(f"GenerationConfig.temperature must be >= 0, got {self.temperature}")
+        check_fields(self, n_samples=1, temperature=0, max_new_tokens=1, batch_size=1, threads=0, healing_tokens=0)
         if not 0 < self.top_p <= 1:
             raise ToksmithError(f"GenerationConfig.top_p must be in (0, 1], got {self.top_p}")
-        if self.max_new_tokens < 1 or self.batch_size < 1:
-            raise ToksmithError("GenerationConfig.max_new_tokens and batch_size must be >= 1")
-        if self.threads < 0:
-            raise ToksmithError(f"GenerationConfig.threads must be >= 0, got {self.threads}")
-        if self.healing_tokens < 0:
-            raise ToksmithError(f"GenerationConfig.healing_tokens must be >= 0, got {self.healing_tokens}")
         if self.backend not in BACKENDS:
             raise unknown_name("GenerationConfig.backend", self.backend, BACKENDS)
 

@@ -71,7 +71,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import ToksmithError, unknown_name
+from ..errors import ToksmithError, check_fields, unknown_name
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +100,8 @@ class SandboxLimits:
     isolation: str = "auto"  # auto: best available; full: namespaces or refuse; rlimits: rlimits only
 
     def __post_init__(self) -> None:
-        for name in ("timeout_s", "cpu_s", "memory_mb", "max_processes", "max_file_mb", "max_disk_mb", "max_files",
-                     "max_open_files", "max_output_bytes"):
-            if getattr(self, name) <= 0:
-                raise ToksmithError(f"SandboxLimits.{name} must be positive, got {getattr(self, name)!r}")
+        check_fields(self, positive=("timeout_s", "cpu_s", "memory_mb", "max_processes", "max_file_mb", "max_disk_mb",
+                                     "max_files", "max_open_files", "max_output_bytes"))
         if self.isolation not in ISOLATION_MODES:
             raise unknown_name("SandboxLimits.isolation", self.isolation, ISOLATION_MODES)
 

@@ -32,7 +32,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ..errors import ToksmithError
+from ..errors import ToksmithError, check_fields
 from .sources import CorpusStats, Document, SourceConfig, iter_documents, iter_files
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,7 @@ class CorpusConfig:
             raise ToksmithError(f"CorpusConfig.total_chars must be a positive integer, got {self.total_chars!r}")
         if not 0.0 <= self.heldout_fraction < 1.0:
             raise ToksmithError(f"CorpusConfig.heldout_fraction must be in [0, 1), got {self.heldout_fraction!r}")
-        if self.heldout_max_docs < 0:
-            raise ToksmithError(f"CorpusConfig.heldout_max_docs must be >= 0, got {self.heldout_max_docs!r}")
+        check_fields(self, heldout_max_docs=0)
         domains = sorted({s.domain for s in self.sources})
         unknown = sorted(set(self.mix) - set(domains))
         if unknown:

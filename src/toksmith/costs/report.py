@@ -17,7 +17,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import ToksmithError
+from ..errors import ToksmithError, check_fields
 from . import model as M
 from .nsl import (DEFAULT_BASELINE_BYTES_PER_TOKEN, PAPER_CODE_POINTS, Compression, NSLCurve, curve_from_tokenizers,
                   default_code_texts, load_curve, measure_tokenizers, paper_code_curve)
@@ -48,11 +48,8 @@ class CostConfig:
     out_dir: str = ""  # write cost.json and the PNGs here ("" = nowhere)
 
     def __post_init__(self) -> None:
-        for f in ("batch", "seq_tokens", "n_ctx", "v_min", "v_max"):
-            if getattr(self, f) <= 0:
-                raise ToksmithError(f"CostConfig.{f} must be positive, got {getattr(self, f)}")
-        if self.seq_bytes < 0:
-            raise ToksmithError(f"CostConfig.seq_bytes must be >= 0, got {self.seq_bytes}")
+        check_fields(self, positive=("batch", "seq_tokens", "n_ctx", "v_min", "v_max", "baseline_bytes_per_token"),
+                     seq_bytes=0)
         if self.v_min >= self.v_max:
             raise ToksmithError(f"CostConfig.v_min ({self.v_min}) must be below v_max ({self.v_max})")
         if not self.models:
@@ -60,8 +57,6 @@ class CostConfig:
                                 f"{', '.join(SHAPES)})")
         if any(v <= 0 for v in self.vocab_sizes):
             raise ToksmithError(f"CostConfig.vocab_sizes must be positive, got {self.vocab_sizes}")
-        if self.baseline_bytes_per_token <= 0:
-            raise ToksmithError("CostConfig.baseline_bytes_per_token must be positive")
         M.dtype_bytes(self.dtype), M.dtype_bytes(self.kv_dtype)
 
     @property

@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import ToksmithError
+from ..errors import ToksmithError, check_fields
 from .model import generation_flops
 from .nsl import DEFAULT_BASELINE_BYTES_PER_TOKEN, DEFAULT_CODE_FILES, bytes_per_token, default_code_texts
 from .shapes import ModelShape, hf_config_dict, load_shape
@@ -57,9 +57,7 @@ class SpeedConfig:
     out_dir: str = ""  # speed.json + speed.png here
 
     def __post_init__(self) -> None:
-        for f in ("prompt_tokens", "new_tokens", "prompt_bytes", "gen_bytes", "batch", "repeats"):
-            if getattr(self, f) <= 0:
-                raise ToksmithError(f"SpeedConfig.{f} must be positive, got {getattr(self, f)}")
+        check_fields(self, positive=("prompt_tokens", "new_tokens", "prompt_bytes", "gen_bytes", "batch", "repeats"))
         if self.new_tokens < 2:
             raise ToksmithError("SpeedConfig.new_tokens must be >= 2 (one prefill plus decoding steps)")
         if not self.vocab_sizes or any(v < 2 for v in self.vocab_sizes):

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..artifacts import config_hash
 from ..bpe import TrainConfig
 from ..config import to_dict
-from ..errors import ToksmithError
+from ..errors import check_fields
 from ..tokenizer import MANIFEST_FILE
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,7 @@ class QuickstartConfig:
     max_docs_per_subset: int | None = 300  # held-out documents per subset measured (the paper reads ~1,000)
 
     def __post_init__(self):
-        if self.corpus_chars <= 0:
-            raise ToksmithError(f"QuickstartConfig.corpus_chars must be positive, got {self.corpus_chars}")
+        check_fields(self, positive=["corpus_chars"])
 
 
 def trained_dir(cfg) -> Path:

@@ -29,7 +29,7 @@ from pathlib import Path
 from ..artifacts import atomic_dir, atomic_write_json, atomic_write_text, sha256_file
 from ..bpe.reference import merge_word
 from ..config import to_dict
-from ..errors import ToksmithError
+from ..errors import ToksmithError, check_fields
 from ..tokenizer import HF_FILE, is_bytelevel, piece_bytes
 
 log = logging.getLogger(__name__)
@@ -51,14 +51,7 @@ class ExtendConfig:
     overwrite: bool = False
 
     def __post_init__(self):
-        if self.n_new < 1:
-            raise ToksmithError(f"ExtendConfig.n_new must be >= 1, got {self.n_new}")
-        if self.min_frequency < 1:
-            raise ToksmithError(f"ExtendConfig.min_frequency must be >= 1, got {self.min_frequency}")
-        if self.data_chars < 1:
-            raise ToksmithError(f"ExtendConfig.data_chars must be >= 1, got {self.data_chars}")
-        if self.max_token_length < 2:
-            raise ToksmithError(f"ExtendConfig.max_token_length must be >= 2, got {self.max_token_length}")
+        check_fields(self, n_new=1, min_frequency=1, data_chars=1, max_token_length=2)
 
 
 def _tokenizer_json(path: Path) -> tuple[Path, dict]:

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..artifacts import atomic_dir, atomic_write_json, atomic_write_text, file_hashes, verify_hashes
-from ..errors import ToksmithError
+from ..errors import ToksmithError, check_fields
 from .data import heldout_texts, packed_blocks, training_texts
 
 log = logging.getLogger(__name__)
@@ -71,12 +71,9 @@ class FinetuneConfig:
     experimental_distributed: bool = False  # allow multi-process (DDP/FSDP) launches: experimental, untested
 
     def __post_init__(self):
-        for name in ("seq_len", "batch_size", "grad_accum", "steps", "keep_checkpoints", "eval_max_bytes"):
-            if getattr(self, name) < 1:
-                raise ToksmithError(f"FinetuneConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("warmup_steps", "freeze_body_steps", "eval_every", "ckpt_every", "threads"):
-            if getattr(self, name) < 0:
-                raise ToksmithError(f"FinetuneConfig.{name} must be >= 0, got {getattr(self, name)}")
+        check_fields(self, **dict.fromkeys(("seq_len", "batch_size", "grad_accum", "steps", "keep_checkpoints",
+                                            "eval_max_bytes"), 1),
+                     **dict.fromkeys(("warmup_steps", "freeze_body_steps", "eval_every", "ckpt_every", "threads"), 0))
         if self.max_steps is not None and not 1 <= self.max_steps <= self.steps:
             raise ToksmithError(f"FinetuneConfig.max_steps must be in [1, steps={self.steps}], got {self.max_steps}")
         if not self.lr > 0 or not 0 <= self.min_lr_ratio <= 1:

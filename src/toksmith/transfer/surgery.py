@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 
 from ..artifacts import atomic_dir, atomic_write_json, sha256_file
-from ..errors import ToksmithError
+from ..errors import ToksmithError, check_fields
 from ..references import load_tokenizer
 from ..tokenizer import HF_FILE, MANIFEST_FILE, TIKTOKEN_FILE, Tokenizer
 from .fvt import check_roles, init_rows, roles_by_name, token_map
@@ -58,12 +58,7 @@ class TransferConfig:
             from ..errors import unknown_name
 
             raise unknown_name("TransferConfig.method", self.method, METHODS)
-        if self.pad_to_multiple_of < 1:
-            raise ToksmithError(f"TransferConfig.pad_to_multiple_of must be >= 1, got {self.pad_to_multiple_of}")
-        if self.noise < 0:
-            raise ToksmithError(f"TransferConfig.noise must be >= 0, got {self.noise}")
-        if self.threads < 0:
-            raise ToksmithError(f"TransferConfig.threads must be >= 0, got {self.threads}")
+        check_fields(self, pad_to_multiple_of=1, noise=0, threads=0)
 
 
 def model_roles(model, old_tok: Tokenizer) -> dict[str, int]:
