@@ -76,3 +76,9 @@ def test_align_trains_only_rows_and_resumes_after_kill(tmp_path, old_tied_model_
         assert torch.equal(after[k], wb[k]), k
     with pytest.raises(ToksmithError, match="other settings"):
         align(AlignConfig(model_dir=b, **{**cfg, "lr": 1e-3}), train_texts=train)
+
+
+@pytest.mark.parametrize("field,value", [("minutes", 0), ("lr", 0.0), ("steps", 0), ("seq_len", 4)])
+def test_bad_settings_name_the_field(field, value):
+    with pytest.raises(ToksmithError, match=rf"^AlignConfig\.{field} must be "):
+        AlignConfig(model_dir="unused", **{"minutes": 1.0, field: value})

@@ -31,7 +31,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import ToksmithError
+from ..errors import ToksmithError, check_fields
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,7 @@ class AlignConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.minutes <= 0 or self.steps < 1 or self.seq_len < 8 or self.lr <= 0:
-            raise ToksmithError("AlignConfig: minutes > 0, steps >= 1, seq_len >= 8 and lr > 0 are required, got "
-                                f"minutes={self.minutes}, steps={self.steps}, seq_len={self.seq_len}, lr={self.lr}")
+        check_fields(self, positive=("minutes", "lr"), steps=1, seq_len=8)
 
     def identity(self) -> dict:
         """Settings a resumed run must share with the run it continues."""
